@@ -1,0 +1,84 @@
+"""Typed readers for the environment variables that configure Threadline.
+
+Every variable is documented in the README's "Configuration" table. A bad
+value stops the process at start-up with a message naming the variable.
+"""
+
+import os
+import secrets
+import zoneinfo
+from pathlib import Path
+
+import phonenumbers
+
+
+class ConfigurationError(Exception):
+    """An environment variable holds a value Threadline cannot use."""
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}.") from error
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}.")
+
+
+def env_time_zone(name: str, default: str) -> str:
+    value = env_str(name, default)
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise ConfigurationError(
+            f"{name} must be an IANA time zone such as Europe/Berlin, not {value!r}."
+        ) from error
+    return value
+
+
+def env_region(name: str, default: str) -> str:
+    value = env_str(name, default).upper()
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigurationError(
+            f"{name} must be a two-letter country code such as GB or US, "
+            f"not {value!r}."
+        )
+    return value
+
+
+def data_dir() -> Path:
+    path = Path(env_str("THREADLINE_DATA_DIR", "var")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def secret_key(directory: Path) -> str:
+    """Return THREADLINE_SECRET_KEY, or a key generated once into the data dir."""
+    configured = os.environ.get("THREADLINE_SECRET_KEY", "").strip()
+    if configured:
+        return configured
+    key_file = directory / "secret_key"
+    if not key_file.exists():
+        try:
+            with key_file.open("x") as handle:
+                handle.write(secrets.token_urlsafe(50))
+            key_file.chmod(0o600)
+        except FileExistsError:
+            pass  # another process wrote it first; read theirs
+    return key_file.read_text().strip()

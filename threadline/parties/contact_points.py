@@ -1,0 +1,94 @@
+"""Normalising what people type as emails, phones and addresses."""
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from django.conf import settings
+from email_validator import EmailNotValidError, validate_email
+
+from threadline.errors import InvalidInput
+
+# An extension written after the number: "ext. 543", "x204", "#12", ",,77".
+EXTENSION = re.compile(
+    r"\s*(?:(?:ext\.?|extension|x)\s*|#\s*|,+\s*)(?P<ext>\d{1,8})\s*$", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class PhoneParts:
+    raw: str
+    value: str
+    extension: str
+    dialable: bool
+
+
+def normalise_email(raw: str) -> str:
+    """Return the address trimmed and case-folded, or raise InvalidInput."""
+    text = raw.strip()
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidInput(f"{text!r} is not an email address: {error}") from error
+    return result.normalized.lower()
+
+
+def normalise_phone(raw: str, region: str | None = None) -> PhoneParts:
+    """Parse a phone in any format into E.164 and a separate extension.
+
+    A number that cannot be dialled from outside (an internal line such as
+    "1047") is kept with its digits and flagged, never dropped.
+    """
+    text = raw.strip()
+    digits = re.sub(r"\D", "", text)
+    if not digits:
+        raise InvalidInput(f"{text!r} is not a phone number: it has no digits.")
+
+    extension = ""
+    number_part = text
+    match = EXTENSION.search(text)
+    if match and len(re.sub(r"\D", "", text[: match.start()])) >= 6:
+        extension = match.group("ext")
+        number_part = text[: match.start()]
+
+    try:
+        number = phonenumbers.parse(number_part, region or settings.DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return PhoneParts(raw=text, value=digits, extension="", dialable=False)
+    if not phonenumbers.is_possible_number(number):
+        return PhoneParts(raw=text, value=digits, extension="", dialable=False)
+
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return PhoneParts(
+        raw=text, value=e164, extension=extension or (number.extension or ""),
+        dialable=True,
+    )
+
+
+def phone_search_keys(raw: str) -> list[str]:
+    """Return the values a typed phone may be stored under, best first."""
+    text = raw.strip()
+    try:
+        parts = normalise_phone(text)
+    except InvalidInput:
+        return []
+    keys = [parts.value]
+    digits = re.sub(r"\D", "", text)
+    if digits not in keys:
+        keys.append(digits)
+    return keys
+
+
+def format_phone(e164: str, extension: str = "") -> str:
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    text = phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return f"{text} ext. {extension}" if extension else text
+
+
+def one_line_address(*parts: str) -> str:
+    return ", ".join(part.strip() for part in parts if part and part.strip())

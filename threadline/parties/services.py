@@ -1,0 +1,535 @@
+"""Changing parties: every change is written with the event describing it."""
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from threadline.accounts.models import Team, User
+from threadline.errors import InvalidInput
+from threadline.parties.contact_points import (
+    normalise_email,
+    normalise_phone,
+)
+from threadline.parties.models import (
+    Channel,
+    Consent,
+    ContactKind,
+    ContactPoint,
+    FactCategory,
+    Party,
+    PartyKind,
+    PinnedFact,
+    Relationship,
+    RelationshipKind,
+    Stage,
+    Tag,
+)
+from threadline.parties.names import display_name, fold
+from threadline.timeline.actors import Actor
+from threadline.timeline.kinds import Kind
+from threadline.timeline.services import record_event, require_visible
+
+logger = logging.getLogger(__name__)
+
+# Fields a person may edit directly, with the choices that bound them.
+EDITABLE_FIELDS: dict[str, Any] = {
+    "kind": PartyKind,
+    "display_name": None,
+    "given_name": None,
+    "family_name": None,
+    "stage": Stage,
+    "owner": None,
+    "preferred_channel": Channel,
+    "contact_hours": None,
+    "language": None,
+    "time_zone": None,
+    "consent": Consent,
+}
+
+
+def user_ref(user: User | None) -> dict[str, str] | None:
+    """How a user is named inside an event, so the name outlives the account."""
+    if user is None:
+        return None
+    return {"id": str(user.public_id), "name": user.display_name}
+
+
+def create_party(
+    actor: Actor,
+    *,
+    display_name_text: str = "",
+    given_name: str = "",
+    family_name: str = "",
+    emails: Iterable[str] = (),
+    phones: Iterable[str] = (),
+    addresses: Iterable[str] = (),
+    tags: Iterable[str] = (),
+    source: str = "",
+    external_id: str = "",
+    occurred_at: dt.datetime | None = None,
+    **fields: Any,
+) -> Party:
+    """Create a party with its contact points and record that it was created.
+
+    With a source and external id, a second call returns the first party.
+    """
+    actor.require_write()
+    if external_id:
+        existing = Party.objects.filter(source=source, external_id=external_id).first()
+        if existing is not None:
+            return existing
+
+    name = display_name(given_name, family_name, display_name_text)
+    if not name:
+        raise InvalidInput("Give the customer a name.", field="display_name")
+    values = _validated_fields(fields)
+    when = occurred_at or timezone.now()
+
+    with transaction.atomic():
+        party = Party(
+            display_name=name[:300],
+            given_name=given_name.strip()[:150],
+            family_name=family_name.strip()[:150],
+            sort_name=fold(name)[:300],
+            stage_changed_at=when,
+            source=source,
+            external_id=external_id,
+            **values,
+        )
+        if party.owner_id:
+            party.owner_changed_at = when
+        try:
+            with transaction.atomic():
+                party.save()
+        except IntegrityError:
+            if not external_id:
+                raise
+            return Party.objects.get(source=source, external_id=external_id)
+        changes = [{"field": "display_name", "old": None, "new": name}]
+        changes += [_change_entry(key, None, value) for key, value in values.items()]
+        for raw in emails:
+            point = _add_point(party, ContactKind.EMAIL, raw)
+            changes.append({"field": "contact_point", "new": _point_ref(point)})
+        for raw in phones:
+            point = _add_point(party, ContactKind.PHONE, raw)
+            changes.append({"field": "contact_point", "new": _point_ref(point)})
+        for raw in addresses:
+            point = _add_point(party, ContactKind.ADDRESS, raw)
+            changes.append({"field": "contact_point", "new": _point_ref(point)})
+        for tag_name in tags:
+            tag = _tag(tag_name)
+            if tag is not None:
+                party.tags.add(tag)
+                changes.append({"field": "tag", "new": tag.name})
+        record_event(
+            party,
+            Kind.PROFILE_CHANGE,
+            f"Created {party.get_kind_display().lower()} {name}",
+            actor=actor,
+            occurred_at=when,
+            payload={"changes": changes},
+        )
+    _index(party)
+    return party
+
+
+def update_party(party: Party, actor: Actor, **changes: Any) -> Party:
+    """Change fields of a party; record a stage change and a profile change."""
+    actor.require_write()
+    require_visible(party, actor)
+    values = _validated_fields(changes)
+    for name in ("given_name", "family_name", "display_name"):
+        if name in changes:
+            values[name] = " ".join(str(changes[name]).split())
+    if "display_name" in values and not values["display_name"]:
+        raise InvalidInput("A customer needs a name.", field="display_name")
+
+    diff = {
+        key: (getattr(party, key), value)
+        for key, value in values.items()
+        if getattr(party, key) != value
+    }
+    if not diff:
+        return party
+
+    now = timezone.now()
+    with transaction.atomic():
+        Party.objects.select_for_update().filter(pk=party.pk).first()
+        for key, (_, new) in diff.items():
+            setattr(party, key, new)
+        if "stage" in diff:
+            party.stage_changed_at = now
+        if "owner" in diff:
+            party.owner_changed_at = now
+        if {"display_name", "given_name", "family_name"} & diff.keys():
+            if "display_name" not in diff and party.kind == PartyKind.PERSON:
+                party.display_name = display_name(
+                    party.given_name, party.family_name, party.display_name
+                )
+            party.sort_name = fold(party.display_name)[:300]
+        party.save()
+        if "stage" in diff:
+            old, new = diff.pop("stage")
+            record_event(
+                party,
+                Kind.STAGE_CHANGE,
+                f"Stage changed from {Stage(old).label} to {Stage(new).label}",
+                actor=actor,
+                payload={"changes": [{"field": "stage", "old": old, "new": new}]},
+            )
+        if diff:
+            entries = [_change_entry(key, old, new) for key, (old, new) in diff.items()]
+            record_event(
+                party,
+                Kind.PROFILE_CHANGE,
+                "Changed " + ", ".join(key.replace("_", " ") for key in diff),
+                actor=actor,
+                payload={"changes": entries},
+            )
+    _index(party)
+    return party
+
+
+def add_contact_point(
+    party: Party,
+    actor: Actor,
+    kind: str,
+    raw: str,
+    *,
+    label: str = "",
+    is_primary: bool = False,
+    is_service_site: bool = False,
+) -> ContactPoint:
+    actor.require_write()
+    require_visible(party, actor)
+    with transaction.atomic():
+        point = _add_point(party, kind, raw, label, is_primary, is_service_site)
+        record_event(
+            party,
+            Kind.PROFILE_CHANGE,
+            f"Added {point.get_kind_display().lower()} {point.display}",
+            actor=actor,
+            payload={"changes": [{"field": "contact_point", "new": _point_ref(point)}]},
+        )
+    _index(party)
+    return point
+
+
+def remove_contact_point(point: ContactPoint, actor: Actor) -> None:
+    party = point.party
+    actor.require_write()
+    require_visible(party, actor)
+    with transaction.atomic():
+        ref = _point_ref(point)
+        point.delete()
+        record_event(
+            party,
+            Kind.PROFILE_CHANGE,
+            f"Removed {point.get_kind_display().lower()} {point.display}",
+            actor=actor,
+            payload={"changes": [{"field": "contact_point", "old": ref}]},
+        )
+    _index(party)
+
+
+def add_relationship(
+    from_party: Party,
+    to_party: Party,
+    actor: Actor,
+    kind: str,
+    *,
+    role: str = "",
+    started_on: dt.date | None = None,
+) -> Relationship:
+    actor.require_write()
+    require_visible(from_party, actor)
+    require_visible(to_party, actor)
+    if kind not in RelationshipKind.values:
+        raise InvalidInput(f"{kind!r} is not a kind of relationship.", field="kind")
+    if from_party.pk == to_party.pk:
+        raise InvalidInput("A party cannot be related to itself.", field="to_party")
+
+    with transaction.atomic():
+        relationship = Relationship.objects.create(
+            from_party=from_party,
+            to_party=to_party,
+            kind=kind,
+            role=role.strip()[:100],
+            started_on=started_on,
+        )
+        ref = _relationship_ref(relationship)
+        for party in (from_party, to_party):
+            record_event(
+                party,
+                Kind.PROFILE_CHANGE,
+                f"Linked: {relationship}",
+                actor=actor,
+                payload={"changes": [{"field": "relationship", "new": ref}]},
+            )
+    return relationship
+
+
+def end_relationship(
+    relationship: Relationship, actor: Actor, ended_on: dt.date | None = None
+) -> Relationship:
+    actor.require_write()
+    require_visible(relationship.from_party, actor)
+    when = ended_on or timezone.localdate()
+    with transaction.atomic():
+        old = _relationship_ref(relationship)
+        relationship.ended_on = when
+        relationship.save(update_fields=["ended_on", "updated_at"])
+        new = _relationship_ref(relationship)
+        for party in (relationship.from_party, relationship.to_party):
+            record_event(
+                party,
+                Kind.PROFILE_CHANGE,
+                f"Ended: {relationship}",
+                actor=actor,
+                payload={"changes": [{"field": "relationship", "old": old, "new": new}]},
+            )
+    return relationship
+
+
+def pin_fact(
+    party: Party, actor: Actor, text: str, category: str = FactCategory.OTHER
+) -> PinnedFact:
+    actor.require_write()
+    require_visible(party, actor)
+    clean = " ".join(text.split())
+    if not clean:
+        raise InvalidInput("Write the fact to pin.", field="text")
+    if category not in FactCategory.values:
+        raise InvalidInput(f"{category!r} is not a kind of fact.", field="category")
+
+    with transaction.atomic():
+        fact = PinnedFact.objects.create(
+            party=party, text=clean[:500], category=category, pinned_by=actor.user
+        )
+        record_event(
+            party,
+            Kind.PROFILE_CHANGE,
+            f"Pinned: {fact.text}",
+            actor=actor,
+            payload={"changes": [{"field": "pinned_fact", "new": _fact_ref(fact)}]},
+        )
+    return fact
+
+
+def unpin_fact(fact: PinnedFact, actor: Actor) -> None:
+    actor.require_write()
+    require_visible(fact.party, actor)
+    with transaction.atomic():
+        fact.unpinned_at = timezone.now()
+        fact.save(update_fields=["unpinned_at", "updated_at"])
+        record_event(
+            fact.party,
+            Kind.PROFILE_CHANGE,
+            f"Unpinned: {fact.text}",
+            actor=actor,
+            payload={"changes": [{"field": "pinned_fact", "old": _fact_ref(fact)}]},
+        )
+
+
+def set_tags(party: Party, actor: Actor, names: Iterable[str]) -> None:
+    actor.require_write()
+    require_visible(party, actor)
+    wanted = {tag.name: tag for tag in filter(None, map(_tag, names))}
+    current = {tag.name: tag for tag in party.tags.all()}
+    added = sorted(wanted.keys() - current.keys())
+    removed = sorted(current.keys() - wanted.keys())
+    if not added and not removed:
+        return
+
+    with transaction.atomic():
+        party.tags.add(*(wanted[name] for name in added))
+        party.tags.remove(*(current[name] for name in removed))
+        changes = [{"field": "tag", "new": name} for name in added]
+        changes += [{"field": "tag", "old": name} for name in removed]
+        record_event(
+            party,
+            Kind.PROFILE_CHANGE,
+            "Tags: " + ", ".join([f"+{n}" for n in added] + [f"-{n}" for n in removed]),
+            actor=actor,
+            payload={"changes": changes},
+        )
+
+
+def restrict_party(
+    party: Party,
+    actor: Actor,
+    *,
+    restricted: bool,
+    users: Iterable[User] = (),
+    teams: Iterable[Team] = (),
+) -> Party:
+    """Open a party to named users and teams only, or to everyone again."""
+    actor.require_manage()
+    require_visible(party, actor)
+    user_list = list(users)
+    team_list = list(teams)
+    if restricted and actor.user is not None and actor.user not in user_list:
+        # Whoever restricts a party must not lock themselves out of it.
+        user_list.append(actor.user)
+
+    with transaction.atomic():
+        old = _access_ref(party)
+        party.restricted = restricted
+        party.save(update_fields=["restricted", "updated_at"])
+        party.allowed_users.set(user_list if restricted else [])
+        party.allowed_teams.set(team_list if restricted else [])
+        new = _access_ref(party)
+        summary = (
+            "Restricted to " + ", ".join(new["users"] + new["teams"])
+            if restricted
+            else "Opened to all staff"
+        )
+        record_event(
+            party,
+            Kind.ACCESS_CHANGE,
+            summary,
+            actor=actor,
+            payload={"changes": [{"field": "access", "old": old, "new": new}]},
+        )
+    logger.info("Changed access to party %s", party.public_id)
+    return party
+
+
+def _validated_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key not in EDITABLE_FIELDS:
+            raise InvalidInput(f"{key!r} is not a field of a customer.", field=key)
+        choices = EDITABLE_FIELDS[key]
+        if choices is not None and value not in choices.values:
+            allowed = ", ".join(str(v) for v in choices.values if v)
+            raise InvalidInput(
+                f"{value!r} is not a valid {key.replace('_', ' ')} (use {allowed}).",
+                field=key,
+            )
+        if key == "owner" and value is not None and not isinstance(value, User):
+            raise InvalidInput("The owner must be a member of staff.", field=key)
+        if key == "owner" and value is not None and not value.is_active:
+            raise InvalidInput(f"{value} is deactivated.", field=key)
+        if key == "time_zone" and value:
+            _check_time_zone(value)
+        values[key] = value.strip() if isinstance(value, str) else value
+    return values
+
+
+def _check_time_zone(value: str) -> None:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidInput(
+            f"{value!r} is not a time zone; use a name such as Europe/London.",
+            field="time_zone",
+        ) from error
+
+
+def _add_point(
+    party: Party,
+    kind: str,
+    raw: str,
+    label: str = "",
+    is_primary: bool = False,
+    is_service_site: bool = False,
+) -> ContactPoint:
+    text = raw.strip()
+    if not text:
+        raise InvalidInput("The contact point is empty.", field="raw")
+    extension, dialable = "", True
+    if kind == ContactKind.EMAIL:
+        value = normalise_email(text)
+    elif kind == ContactKind.PHONE:
+        parts = normalise_phone(text)
+        value, extension, dialable = parts.value, parts.extension, parts.dialable
+    elif kind in (ContactKind.ADDRESS, ContactKind.HANDLE):
+        value = " ".join(text.split())
+    else:
+        raise InvalidInput(f"{kind!r} is not a kind of contact point.", field="kind")
+    if is_service_site and kind != ContactKind.ADDRESS:
+        raise InvalidInput("Only a postal address can be a service site.")
+
+    duplicate = party.contact_points.filter(
+        kind=kind, value=value, extension=extension
+    ).first()
+    if duplicate is not None:
+        return duplicate
+    if not party.contact_points.filter(kind=kind).exists():
+        is_primary = True
+    return ContactPoint.objects.create(
+        party=party,
+        kind=kind,
+        raw=text[:500],
+        value=value[:500],
+        extension=extension,
+        dialable=dialable,
+        label=label.strip()[:50],
+        is_primary=is_primary,
+        is_service_site=is_service_site,
+    )
+
+
+def _tag(name: str) -> Tag | None:
+    clean = " ".join(name.split()).lower()[:50]
+    if not clean:
+        return None
+    tag, _ = Tag.objects.get_or_create(name=clean)
+    return tag
+
+
+def _change_entry(key: str, old: Any, new: Any) -> dict[str, Any]:
+    if key == "owner":
+        return {"field": key, "old": user_ref(old), "new": user_ref(new)}
+    return {"field": key, "old": old, "new": new}
+
+
+def _point_ref(point: ContactPoint) -> dict[str, Any]:
+    return {
+        "id": str(point.public_id),
+        "kind": point.kind,
+        "value": point.value,
+        "raw": point.raw,
+        "extension": point.extension,
+        "label": point.label,
+        "service_site": point.is_service_site,
+    }
+
+
+def _relationship_ref(relationship: Relationship) -> dict[str, Any]:
+    return {
+        "id": str(relationship.public_id),
+        "kind": relationship.kind,
+        "from": str(relationship.from_party.public_id),
+        "to": str(relationship.to_party.public_id),
+        "from_name": relationship.from_party.display_name,
+        "to_name": relationship.to_party.display_name,
+        "role": relationship.role,
+        "started_on": relationship.started_on and relationship.started_on.isoformat(),
+        "ended_on": relationship.ended_on and relationship.ended_on.isoformat(),
+    }
+
+
+def _fact_ref(fact: PinnedFact) -> dict[str, Any]:
+    return {"id": str(fact.public_id), "category": fact.category, "text": fact.text}
+
+
+def _access_ref(party: Party) -> dict[str, Any]:
+    return {
+        "restricted": party.restricted,
+        "users": [user.display_name for user in party.allowed_users.all()],
+        "teams": [team.name for team in party.allowed_teams.all()],
+    }
+
+
+def _index(party: Party) -> None:
+    from threadline.search.services import index_party
+
+    index_party(party)

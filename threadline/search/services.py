@@ -1,0 +1,101 @@
+"""Finding parties by a name, an email or a phone typed in any format."""
+
+import logging
+import re
+
+import phonenumbers
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from threadline.accounts.models import User
+from threadline.parties.contact_points import phone_search_keys
+from threadline.parties.models import ContactKind, Party, PartyQuerySet
+from threadline.parties.names import fold
+from threadline.search.models import SearchTerm
+
+logger = logging.getLogger(__name__)
+
+# Search as you type ranks a bounded set, never every prefix match.
+MAX_RESULTS = 50
+MIN_PHONE_DIGITS = 3
+
+
+def index_party(party: Party) -> None:
+    """Rewrite the party's search keys from its name and contact points."""
+    terms = set(_name_terms(party.display_name))
+    for point in party.contact_points.all():
+        if point.kind == ContactKind.EMAIL:
+            terms.add(point.value)
+            terms.update(_name_terms(point.value.split("@")[0]))
+        elif point.kind == ContactKind.PHONE:
+            terms.update(_phone_terms(point.value))
+    with transaction.atomic():
+        SearchTerm.objects.filter(party=party).delete()
+        SearchTerm.objects.bulk_create(
+            SearchTerm(party=party, term=term[:300]) for term in sorted(terms) if term
+        )
+
+
+def search_parties(user: User, query: str, limit: int = MAX_RESULTS) -> PartyQuerySet:
+    """Parties visible to the user matching every word of the query by prefix."""
+    keys = query_keys(query)
+    if not keys:
+        return Party.objects.none()  # type: ignore[return-value]
+
+    parties = Party.objects.visible_to(user)
+    for alternatives in keys:
+        match = SearchTerm.objects.filter(party=OuterRef("pk"))
+        condition = None
+        for key in alternatives:
+            prefix = Exists(match.filter(term__gte=key, term__lt=key + "\uffff"))
+            condition = prefix if condition is None else condition | prefix
+        parties = parties.filter(condition)
+    return parties.order_by("sort_name", "id")[:limit]  # type: ignore[return-value]
+
+
+def query_keys(query: str) -> list[list[str]]:
+    """Turn what was typed into groups of alternative prefixes, one per word.
+
+    A query that reads as a phone number becomes one group of digit prefixes;
+    an email is kept whole; other text is folded and split into words.
+    """
+    text = query.strip()
+    if not text:
+        return []
+    if "@" in text:
+        return [[text.lower()]]
+    digits = re.sub(r"\D", "", text)
+    if digits and len(digits) >= MIN_PHONE_DIGITS and not re.search(r"[^\d\s()+\-./]", text):
+        return [_typed_phone_prefixes(text, digits)]
+    return [[word] for word in fold(text).split()]
+
+
+def _typed_phone_prefixes(text: str, digits: str) -> list[str]:
+    prefixes = {digits}
+    for key in phone_search_keys(text):
+        prefixes.add(re.sub(r"\D", "", key))
+    if digits.startswith("0"):
+        prefixes.add(digits.lstrip("0"))
+    return sorted(p for p in prefixes if p)
+
+
+def _name_terms(text: str) -> list[str]:
+    return [word for word in re.split(r"[\s,.;:_\-'\"()]+", fold(text)) if word]
+
+
+def _phone_terms(value: str) -> list[str]:
+    """Digits of the full E.164 number and of the national number, so that a
+    number typed with or without its country code is found."""
+    digits = re.sub(r"\D", "", value)
+    terms = [digits]
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return terms
+    national = str(number.national_number)
+    terms.append(national)
+    national_format = phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.NATIONAL
+    )
+    terms.append(re.sub(r"\D", "", national_format))
+    return terms

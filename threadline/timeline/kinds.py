@@ -1,0 +1,231 @@
+"""Event kinds and the schema of each kind's payload.
+
+A payload is validated by its kind's pydantic model before it is stored, and
+stored as JSON with money as a decimal string, so no float ever touches it.
+"""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Literal
+
+from babel.numbers import list_currencies
+from django.db import models
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from threadline.errors import InvalidInput
+
+CURRENCIES = frozenset(list_currencies())
+
+
+class Kind(models.TextChoices):
+    NOTE = "note", "Note"
+    CALL = "call", "Call"
+    MESSAGE = "message", "Message"
+    MEETING = "meeting", "Meeting"
+    BOOKING = "booking", "Booking"
+    QUOTE = "quote", "Quote"
+    INVOICE = "invoice", "Invoice"
+    PAYMENT = "payment", "Payment"
+    VISIT = "visit", "Visit"
+    FOLLOW_UP = "follow_up", "Follow-up"
+    STAGE_CHANGE = "stage_change", "Stage change"
+    PROFILE_CHANGE = "profile_change", "Profile change"
+    THREAD_CHANGE = "thread_change", "Thread change"
+    ACCESS_CHANGE = "access_change", "Access change"
+    HANDOVER = "handover", "Handover"
+    IMPORT = "import", "Import"
+    CORRECTION = "correction", "Correction"
+
+
+# What a person logs by hand; the rest are written by services.
+INTERACTION_KINDS = (
+    Kind.CALL,
+    Kind.MESSAGE,
+    Kind.NOTE,
+    Kind.MEETING,
+    Kind.BOOKING,
+    Kind.QUOTE,
+    Kind.INVOICE,
+    Kind.PAYMENT,
+    Kind.VISIT,
+)
+# Kinds where the business and the customer actually spoke or met.
+CONTACT_KINDS = (Kind.CALL, Kind.MESSAGE, Kind.MEETING, Kind.VISIT)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Money(Payload):
+    amount: Decimal = Field(max_digits=14, decimal_places=2)
+    currency: str = Field(min_length=3, max_length=3)
+    reference: str = Field(default="", max_length=100)
+
+    @field_validator("currency")
+    @classmethod
+    def known_currency(cls, value: str) -> str:
+        code = value.upper()
+        if code not in CURRENCIES:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return code
+
+
+Direction = Literal["inbound", "outbound"]
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("give the time with its time zone or UTC offset")
+    return value
+
+
+class NotePayload(Payload):
+    pass
+
+
+class CallPayload(Payload):
+    direction: Direction = "outbound"
+    duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    outcome: Literal["", "answered", "no_answer", "voicemail"] = ""
+
+
+class MessagePayload(Payload):
+    direction: Direction = "outbound"
+    channel: Literal["email", "sms", "whatsapp", "letter", "other"] = "email"
+    subject: str = Field(default="", max_length=300)
+
+
+class MeetingPayload(Payload):
+    location: str = Field(default="", max_length=300)
+    starts_at: dt.datetime | None = None
+
+    @field_validator("starts_at")
+    @classmethod
+    def aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return _aware(value)
+
+
+class BookingPayload(Payload):
+    starts_at: dt.datetime | None = None
+    ends_at: dt.datetime | None = None
+    site: str = Field(default="", max_length=300)
+    status: Literal["booked", "cancelled"] = "booked"
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return _aware(value)
+
+
+class QuotePayload(Money):
+    status: Literal["sent", "accepted", "declined"] = "sent"
+    decide_by: dt.date | None = None
+
+
+class InvoicePayload(Money):
+    due_on: dt.date | None = None
+
+
+class PaymentPayload(Money):
+    pass
+
+
+class VisitPayload(Payload):
+    site: str = Field(default="", max_length=300)
+    outcome: str = Field(default="", max_length=300)
+
+
+class Change(BaseModel):
+    """One field's old and new value; for a collection, an item added or
+    removed (old or new is then None)."""
+
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class ChangePayload(Payload):
+    changes: list[Change]
+
+
+class FollowUpPayload(Payload):
+    follow_up: str
+    action: Literal["created", "done", "rescheduled", "cancelled", "reassigned"]
+    due_at: dt.datetime | None = None
+    assignee: str = ""
+    changes: list[Change] = []
+
+
+class HandoverPayload(Payload):
+    from_user: str
+    to_user: str
+    threads: int = 0
+    follow_ups: int = 0
+
+
+class ImportPayload(Payload):
+    file: str
+    row: int | None = None
+
+
+class CorrectionPayload(Payload):
+    reason: str = Field(min_length=1, max_length=500)
+    redacted: bool = True
+
+
+SCHEMAS: dict[str, type[Payload]] = {
+    Kind.NOTE: NotePayload,
+    Kind.CALL: CallPayload,
+    Kind.MESSAGE: MessagePayload,
+    Kind.MEETING: MeetingPayload,
+    Kind.BOOKING: BookingPayload,
+    Kind.QUOTE: QuotePayload,
+    Kind.INVOICE: InvoicePayload,
+    Kind.PAYMENT: PaymentPayload,
+    Kind.VISIT: VisitPayload,
+    Kind.FOLLOW_UP: FollowUpPayload,
+    Kind.STAGE_CHANGE: ChangePayload,
+    Kind.PROFILE_CHANGE: ChangePayload,
+    Kind.THREAD_CHANGE: ChangePayload,
+    Kind.ACCESS_CHANGE: ChangePayload,
+    Kind.HANDOVER: HandoverPayload,
+    Kind.IMPORT: ImportPayload,
+    Kind.CORRECTION: CorrectionPayload,
+}
+
+
+def validate_payload(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Return the payload as stored JSON, or raise InvalidInput naming the field."""
+    schema = SCHEMAS.get(kind)
+    if schema is None:
+        known = ", ".join(sorted(SCHEMAS))
+        raise InvalidInput(f"{kind!r} is not an event kind. Use one of: {known}.")
+    try:
+        model = schema.model_validate(payload)
+    except ValidationError as error:
+        raise InvalidInput(_describe(kind, error), field=_first_field(error)) from error
+    return model.model_dump(mode="json")
+
+
+def field_names(kind: str) -> list[str]:
+    return list(SCHEMAS[kind].model_fields)
+
+
+def _describe(kind: str, error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "payload"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            allowed = ", ".join(field_names(kind)) or "none"
+            message = f"is not a field of a {kind} (fields: {allowed})"
+        problems.append(f"{where} {message}")
+    return f"Invalid {kind}: " + "; ".join(problems) + "."
+
+
+def _first_field(error: ValidationError) -> str | None:
+    errors = error.errors()
+    if errors and errors[0]["loc"]:
+        return str(errors[0]["loc"][0])
+    return None
