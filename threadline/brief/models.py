@@ -1,0 +1,1 @@
+"""The brief is computed from the record and stores nothing of its own."""

@@ -1,0 +1,676 @@
+"""The brief: what anyone must know before the next interaction with a party.
+
+Computed from the record on every read, so it is never stale. It issues a
+fixed number of queries whatever the length of the party's history: each
+read is bounded and served by an index on (party, kind, occurred_at).
+"""
+
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from threadline.brief.history import PartyAsOf, party_as_of
+from threadline.followups.models import FollowUp, FollowUpStatus
+from threadline.parties.models import (
+    Channel,
+    Consent,
+    ContactPoint,
+    FactCategory,
+    Party,
+    PartyKind,
+    PinnedFact,
+    Relationship,
+    RelationshipKind,
+    Stage,
+)
+from threadline.threads.models import OPEN_STATUSES, Thread, ThreadKind, ThreadStatus
+from threadline.timeline.kinds import CONTACT_KINDS, INTERACTION_KINDS, Kind
+from threadline.timeline.models import Event
+
+RECENT_LIMIT = 10
+QUIET_AFTER = dt.timedelta(days=90)
+# Money and quotes are read from the latest rows only, so a party with a long
+# history costs the same; an invoice older than the newest 500 is not chased.
+MONEY_WINDOW = 500
+# Facts on these parties show in the brief of each of their people.
+SHARING_RELATIONSHIPS = (RelationshipKind.HOUSEHOLD, RelationshipKind.WORKS_AT)
+
+
+@dataclass
+class ContactLine:
+    kind: str
+    label: str
+    display: str
+    is_primary: bool
+    dialable: bool
+    service_site: bool
+
+
+@dataclass
+class RelationLine:
+    text: str
+    party_public_id: str
+    party_name: str
+    kind_label: str
+    role: str
+    current: bool
+
+
+@dataclass
+class Identity:
+    name: str
+    kind: str
+    stage: str
+    stage_label: str
+    stage_since: dt.datetime | None
+    owner_name: str
+    owner_since: dt.datetime | None
+    preferred_channel: str
+    contact_hours: str
+    language: str
+    time_zone: str
+    local_time: dt.datetime | None
+    consent: str
+    consent_label: str
+    tags: list[str]
+    contact_points: list[ContactLine]
+    relationships: list[RelationLine]
+
+
+@dataclass
+class Warning:
+    code: str
+    severity: str
+    text: str
+
+
+@dataclass
+class ThreadLine:
+    public_id: str
+    kind: str
+    kind_label: str
+    title: str
+    status: str
+    status_label: str
+    next_step: str
+    opened_at: dt.datetime
+
+
+@dataclass
+class FollowUpLine:
+    public_id: str
+    summary: str
+    due_at: dt.datetime
+    assignee_name: str
+    overdue: bool
+
+
+@dataclass
+class FactLine:
+    public_id: str
+    category: str
+    category_label: str
+    text: str
+    inherited_from: str
+
+
+@dataclass
+class EventLine:
+    public_id: str
+    kind: str
+    kind_label: str
+    occurred_at: dt.datetime
+    summary: str
+    actor_label: str
+
+
+@dataclass
+class Suggestion:
+    action: str
+    reason: str
+
+
+@dataclass
+class Brief:
+    party: Party
+    now: dt.datetime
+    as_of: dt.datetime | None
+    identity: Identity
+    warnings: list[Warning] = field(default_factory=list)
+    open_threads: list[ThreadLine] = field(default_factory=list)
+    open_follow_ups: list[FollowUpLine] = field(default_factory=list)
+    pinned_facts: list[FactLine] = field(default_factory=list)
+    recent: list[EventLine] = field(default_factory=list)
+    last_contact_at: dt.datetime | None = None
+    since_last_contact: dt.timedelta | None = None
+    suggestion: Suggestion | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The brief as JSON-ready data (times in ISO 8601, UTC)."""
+        data = {key: value for key, value in asdict(self).items() if key != "party"}
+        data["party"] = {
+            "id": str(self.party.public_id),
+            "name": self.identity.name,
+        }
+        data["since_last_contact_days"] = (
+            self.since_last_contact.days if self.since_last_contact else None
+        )
+        data.pop("since_last_contact")
+        return _jsonable(data)
+
+
+def compute_brief(
+    party: Party, *, now: dt.datetime | None = None, as_of: dt.datetime | None = None
+) -> Brief:
+    """Build the brief of a party the caller has already been allowed to see.
+
+    With `as_of`, the brief is rebuilt as it stood at that moment: only what
+    was recorded by then, with later changes undone.
+    """
+    moment = as_of or now or timezone.now()
+    history = party_as_of(party, moment) if as_of else None
+    events = Event.objects.effective().filter(party=party, occurred_at__lte=moment)
+    if as_of:
+        events = events.filter(recorded_at__lte=as_of)
+
+    threads = _open_threads(party, moment, as_of)
+    follow_ups = _open_follow_ups(party, moment, as_of)
+    recent = _recent(events)
+    last_contact = (
+        events.filter(kind__in=CONTACT_KINDS)
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    brief = Brief(
+        party=party,
+        now=moment,
+        as_of=as_of,
+        identity=_identity(party, moment, history),
+        open_threads=threads,
+        open_follow_ups=follow_ups,
+        pinned_facts=_pinned_facts(party, moment, as_of),
+        recent=recent,
+        last_contact_at=last_contact,
+        since_last_contact=(moment - last_contact) if last_contact else None,
+    )
+    brief.warnings = _warnings(brief, events, moment)
+    brief.suggestion = _suggestion(brief, events, moment)
+    return brief
+
+
+def _identity(party: Party, moment: dt.datetime, history: PartyAsOf | None) -> Identity:
+    fields = history.fields if history else _current_fields(party)
+    zone_name = fields["time_zone"] or ""
+    owner = fields["owner"]
+    return Identity(
+        name=fields["display_name"],
+        kind=party.kind,
+        stage=fields["stage"],
+        stage_label=_label(Stage, fields["stage"]),
+        stage_since=history.stage_since if history else party.stage_changed_at,
+        owner_name=owner["name"] if owner else "",
+        owner_since=history.owner_since if history else party.owner_changed_at,
+        preferred_channel=_label(Channel, fields["preferred_channel"]),
+        contact_hours=fields["contact_hours"],
+        language=fields["language"],
+        time_zone=zone_name,
+        local_time=_local_time(zone_name, moment),
+        consent=fields["consent"],
+        consent_label=_label(Consent, fields["consent"]),
+        tags=_tags(party, history),
+        contact_points=_contact_points(party, history),
+        relationships=_relationships(party, moment, history),
+    )
+
+
+def _current_fields(party: Party) -> dict[str, Any]:
+    owner = party.owner
+    return {
+        "display_name": party.display_name,
+        "stage": party.stage,
+        "owner": {"name": owner.display_name} if owner else None,
+        "preferred_channel": party.preferred_channel,
+        "contact_hours": party.contact_hours,
+        "language": party.language,
+        "time_zone": party.time_zone,
+        "consent": party.consent,
+    }
+
+
+def _label(choices: Any, value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value or ""
+
+
+def _local_time(zone_name: str, moment: dt.datetime) -> dt.datetime | None:
+    if not zone_name:
+        return None
+    try:
+        return moment.astimezone(zoneinfo.ZoneInfo(zone_name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _tags(party: Party, history: PartyAsOf | None) -> list[str]:
+    names = [tag.name for tag in party.tags.all()]
+    if history is None:
+        return names
+    added = history.added_later.get("tag", set())
+    removed = [str(name) for name in history.removed_later.get("tag", [])]
+    return sorted({n for n in names if n not in added} | set(removed))
+
+
+def _contact_points(party: Party, history: PartyAsOf | None) -> list[ContactLine]:
+    points = list(ContactPoint.objects.filter(party=party))
+    lines = [
+        ContactLine(
+            kind=p.kind,
+            label=p.label,
+            display=p.display,
+            is_primary=p.is_primary,
+            dialable=p.dialable,
+            service_site=p.is_service_site,
+        )
+        for p in points
+        if history is None
+        or str(p.public_id) not in history.added_later.get("contact_point", set())
+    ]
+    if history is not None:
+        for old in history.removed_later.get("contact_point", []):
+            lines.append(
+                ContactLine(
+                    kind=old.get("kind", ""),
+                    label=old.get("label", ""),
+                    display=old.get("raw") or old.get("value", ""),
+                    is_primary=False,
+                    dialable=True,
+                    service_site=bool(old.get("service_site")),
+                )
+            )
+    return lines
+
+
+def _relationships(
+    party: Party, moment: dt.datetime, history: PartyAsOf | None
+) -> list[RelationLine]:
+    links = Relationship.objects.filter(
+        Q(from_party=party) | Q(to_party=party), created_at__lte=moment
+    ).select_related("from_party", "to_party")
+    lines = []
+    for link in links:
+        ended = link.ended_on is not None and link.ended_on <= moment.date()
+        if history is not None and ended:
+            continue
+        outgoing = link.from_party_id == party.pk
+        other = link.to_party if outgoing else link.from_party
+        label = str(link.get_kind_display())
+        text = f"{label} {other.display_name}" if outgoing else _inverse(link, other)
+        if link.role:
+            text += f" ({link.role})"
+        lines.append(
+            RelationLine(
+                text=text,
+                party_public_id=str(other.public_id),
+                party_name=other.display_name,
+                kind_label=label,
+                role=link.role,
+                current=not ended,
+            )
+        )
+    return lines
+
+
+def _inverse(link: Relationship, other: Party) -> str:
+    inverse = {
+        RelationshipKind.WORKS_AT: "employs",
+        RelationshipKind.HOUSEHOLD: "household of",
+        RelationshipKind.REFERRED_BY: "referred",
+        RelationshipKind.BILLING_CONTACT: "billed via",
+    }
+    return f"{inverse.get(RelationshipKind(link.kind), link.kind)} {other.display_name}"
+
+
+def _pinned_facts(
+    party: Party, moment: dt.datetime, as_of: dt.datetime | None
+) -> list[FactLine]:
+    sharing = Relationship.objects.filter(
+        from_party=party, kind__in=SHARING_RELATIONSHIPS, ended_on__isnull=True
+    ).values("to_party")
+    facts = (
+        PinnedFact.objects.filter(Q(party=party) | Q(party__in=sharing))
+        .filter(created_at__lte=moment)
+        .filter(Q(unpinned_at__isnull=True) | Q(unpinned_at__gt=moment))
+        .select_related("party")
+    )
+    if as_of is None:
+        facts = facts.filter(unpinned_at__isnull=True)
+    return [
+        FactLine(
+            public_id=str(fact.public_id),
+            category=fact.category,
+            category_label=_label(FactCategory, fact.category),
+            text=fact.text,
+            inherited_from="" if fact.party_id == party.pk else fact.party.display_name,
+        )
+        for fact in facts
+    ]
+
+
+def _open_threads(
+    party: Party, moment: dt.datetime, as_of: dt.datetime | None
+) -> list[ThreadLine]:
+    threads = Thread.objects.filter(party=party, opened_at__lte=moment)
+    if as_of is None:
+        threads = threads.filter(status__in=OPEN_STATUSES)
+        statuses = {}
+    else:
+        threads = threads.filter(Q(closed_at__isnull=True) | Q(closed_at__gt=as_of))
+        statuses = _thread_statuses_as_of(party, as_of)
+    lines = []
+    for thread in threads.order_by("-opened_at", "-id")[:50]:
+        status = statuses.get(thread.pk, thread.status)
+        if status not in OPEN_STATUSES:
+            continue
+        lines.append(
+            ThreadLine(
+                public_id=str(thread.public_id),
+                kind=thread.kind,
+                kind_label=_label(ThreadKind, thread.kind),
+                title=thread.title,
+                status=status,
+                status_label=_label(ThreadStatus, status),
+                next_step=thread.next_step,
+                opened_at=thread.opened_at,
+            )
+        )
+    return lines
+
+
+def _thread_statuses_as_of(party: Party, as_of: dt.datetime) -> dict[int, str]:
+    """The status each thread had at `as_of`: the last status change by then."""
+    changes = Event.objects.filter(
+        party=party, kind=Kind.THREAD_CHANGE, recorded_at__lte=as_of
+    ).order_by("recorded_at", "id")
+    statuses: dict[int, str] = {}
+    for thread_id, payload in changes.values_list("thread_id", "payload"):
+        for change in payload.get("changes", []):
+            if change["field"] == "status" and thread_id is not None:
+                statuses[thread_id] = change["new"]
+    return statuses
+
+
+def _open_follow_ups(
+    party: Party, moment: dt.datetime, as_of: dt.datetime | None
+) -> list[FollowUpLine]:
+    follow_ups = FollowUp.objects.filter(party=party).select_related("assignee")
+    if as_of is None:
+        follow_ups = follow_ups.filter(status=FollowUpStatus.OPEN)
+    else:
+        follow_ups = follow_ups.filter(created_at__lte=as_of).filter(
+            Q(completed_at__isnull=True) | Q(completed_at__gt=as_of)
+        )
+    return [
+        FollowUpLine(
+            public_id=str(item.public_id),
+            summary=item.summary,
+            due_at=item.due_at,
+            assignee_name=item.assignee.display_name,
+            overdue=item.due_at < moment,
+        )
+        for item in follow_ups.order_by("due_at", "id")[:50]
+    ]
+
+
+def _recent(events: Any) -> list[EventLine]:
+    rows = events.filter(kind__in=INTERACTION_KINDS)[:RECENT_LIMIT]
+    return [
+        EventLine(
+            public_id=str(event.public_id),
+            kind=event.kind,
+            kind_label=_label(Kind, event.kind),
+            occurred_at=event.occurred_at,
+            summary=event.summary,
+            actor_label=event.actor_label,
+        )
+        for event in rows
+    ]
+
+
+def _warnings(brief: Brief, events: Any, moment: dt.datetime) -> list[Warning]:
+    warnings: list[Warning] = []
+    today = timezone.localtime(moment).date()
+
+    overdue = [f for f in brief.open_follow_ups if f.overdue]
+    for item in overdue:
+        when = timezone.localtime(item.due_at)
+        warnings.append(
+            Warning(
+                "overdue_follow_up",
+                "danger",
+                f"Overdue follow-up: {item.summary} (was due {when:%d %b %Y %H:%M}, "
+                f"{item.assignee_name})",
+            )
+        )
+
+    unanswered = _unanswered_message(events)
+    if unanswered is not None:
+        warnings.append(
+            Warning(
+                "unanswered_message",
+                "danger",
+                f"Unanswered message from {_local(unanswered.occurred_at)}: "
+                f"{unanswered.summary}",
+            )
+        )
+
+    for reference, amount, currency, due_on in _overdue_invoices(events, today):
+        warnings.append(
+            Warning(
+                "overdue_invoice",
+                "danger",
+                f"Unpaid invoice {reference or ''} of {amount} {currency} "
+                f"was due on {due_on:%d %b %Y}".replace("  ", " "),
+            )
+        )
+
+    for thread in brief.open_threads:
+        if thread.kind == ThreadKind.COMPLAINT:
+            warnings.append(
+                Warning("open_complaint", "danger", f"Open complaint: {thread.title}")
+            )
+
+    for reference, decide_by in _quotes_past_decision(events, today):
+        warnings.append(
+            Warning(
+                "quote_past_decision",
+                "warning",
+                f"Quote {reference} awaits a decision since {decide_by:%d %b %Y}",
+            )
+        )
+
+    for booking in _bookings_on(events, today):
+        starts = timezone.localtime(booking.scheduled_for)
+        warnings.append(
+            Warning(
+                "booking_today",
+                "info",
+                f"Booking today at {starts:%H:%M}: {booking.summary}",
+            )
+        )
+
+    if brief.identity.consent == Consent.DENIED:
+        warnings.append(
+            Warning(
+                "do_not_contact",
+                "danger",
+                "Do not contact: this customer has withdrawn consent to contact.",
+            )
+        )
+    return warnings
+
+
+def _unanswered_message(events: Any) -> Event | None:
+    """The latest inbound message, if nothing outbound or in person followed it."""
+    contacts = events.filter(kind__in=CONTACT_KINDS)
+    inbound = contacts.filter(kind=Kind.MESSAGE, direction="inbound").first()
+    if inbound is None:
+        return None
+    replied = contacts.filter(occurred_at__gt=inbound.occurred_at).filter(
+        Q(direction="outbound") | Q(kind__in=[Kind.MEETING, Kind.VISIT])
+    )
+    return None if replied.exists() else inbound
+
+
+def _overdue_invoices(
+    events: Any, today: dt.date
+) -> list[tuple[str, Decimal, str, dt.date]]:
+    rows = list(
+        events.filter(kind__in=[Kind.INVOICE, Kind.PAYMENT])
+        .order_by("-occurred_at", "-id")
+        .values_list("kind", "payload")[:MONEY_WINDOW]
+    )
+    paid: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for kind, payload in rows:
+        if kind == Kind.PAYMENT:
+            paid[(payload.get("reference", ""), payload["currency"])] += _decimal(
+                payload["amount"]
+            )
+    overdue = []
+    for kind, payload in rows:
+        due = payload.get("due_on")
+        if kind != Kind.INVOICE or not due:
+            continue
+        due_on = dt.date.fromisoformat(due)
+        key = (payload.get("reference", ""), payload["currency"])
+        amount = _decimal(payload["amount"])
+        if due_on < today and paid[key] < amount:
+            overdue.append((key[0], amount - paid[key], key[1], due_on))
+    return overdue
+
+
+def _quotes_past_decision(events: Any, today: dt.date) -> list[tuple[str, dt.date]]:
+    rows = (
+        events.filter(kind=Kind.QUOTE)
+        .order_by("occurred_at", "id")
+        .values_list("payload", "thread__status")
+    )
+    latest: dict[str, tuple[dict[str, Any], str | None]] = {}
+    for payload, thread_status in list(rows.reverse()[:MONEY_WINDOW])[::-1]:
+        latest[payload.get("reference") or str(len(latest))] = (payload, thread_status)
+    waiting = []
+    for reference, (payload, thread_status) in latest.items():
+        decide_by = payload.get("decide_by")
+        if payload.get("status") != "sent" or not decide_by:
+            continue
+        if thread_status is not None and thread_status not in OPEN_STATUSES:
+            continue
+        decide_date = dt.date.fromisoformat(decide_by)
+        if decide_date < today:
+            waiting.append((reference, decide_date))
+    return waiting
+
+
+def _bookings_on(events: Any, day: dt.date) -> list[Event]:
+    zone = timezone.get_current_timezone()
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+    end = start + dt.timedelta(days=1)
+    bookings = events.filter(
+        kind=Kind.BOOKING, scheduled_for__gte=start, scheduled_for__lt=end
+    ).order_by("scheduled_for")
+    return [b for b in bookings[:20] if b.payload.get("status") != "cancelled"]
+
+
+def _suggestion(brief: Brief, events: Any, moment: dt.datetime) -> Suggestion | None:
+    codes = {w.code: w for w in brief.warnings}
+    do_not_contact = "do_not_contact" in codes
+
+    overdue = [f for f in brief.open_follow_ups if f.overdue]
+    if overdue:
+        first = overdue[0]
+        return Suggestion(
+            f"Do the overdue follow-up: {first.summary}",
+            f"It was due {timezone.localtime(first.due_at):%d %b %Y %H:%M} and is "
+            "still open.",
+        )
+    if "unanswered_message" in codes:
+        return Suggestion(
+            "Reply to their last message",
+            "They wrote to us and nobody has answered since.",
+        )
+    if "open_complaint" in codes:
+        return Suggestion(
+            "Work on the open complaint",
+            codes["open_complaint"].text,
+        )
+    if "booking_today" in codes:
+        return Suggestion("Prepare for today's booking", codes["booking_today"].text)
+    if "overdue_invoice" in codes and not do_not_contact:
+        return Suggestion("Chase the unpaid invoice", codes["overdue_invoice"].text)
+    if "quote_past_decision" in codes and not do_not_contact:
+        return Suggestion(
+            "Ask for a decision on the quote", codes["quote_past_decision"].text
+        )
+    with_step = [t for t in brief.open_threads if t.next_step]
+    if with_step:
+        thread = with_step[0]
+        return Suggestion(
+            thread.next_step,
+            f"It is the next step of the open {thread.kind_label.lower()} "
+            f"'{thread.title}'.",
+        )
+    if brief.open_follow_ups:
+        upcoming = brief.open_follow_ups[0]
+        return Suggestion(
+            upcoming.summary,
+            f"It is the next follow-up, due "
+            f"{timezone.localtime(upcoming.due_at):%d %b %Y %H:%M}.",
+        )
+    quiet = brief.since_last_contact
+    if (
+        brief.identity.stage == Stage.CUSTOMER
+        and brief.party.kind != PartyKind.HOUSEHOLD
+        and (quiet is None or quiet > QUIET_AFTER)
+        and not do_not_contact
+    ):
+        reason = (
+            f"No contact for {quiet.days} days."
+            if quiet
+            else "There has been no contact yet."
+        )
+        return Suggestion("Check in with them", reason)
+    return None
+
+
+def _local(moment: dt.datetime) -> str:
+    return f"{timezone.localtime(moment):%d %b %Y %H:%M}"
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
