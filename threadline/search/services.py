@@ -5,9 +5,10 @@ import re
 
 import phonenumbers
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from threadline.accounts.models import User
+from threadline.errors import InvalidInput, NotFound
 from threadline.parties.contact_points import phone_search_keys
 from threadline.parties.models import ContactKind, Party, PartyQuerySet
 from threadline.parties.names import fold
@@ -42,15 +43,18 @@ def search_parties(user: User, query: str, limit: int = MAX_RESULTS) -> PartyQue
     if not keys:
         return Party.objects.none()  # type: ignore[return-value]
 
-    parties = Party.objects.visible_to(user)
+    parties = _matching(Party.objects.visible_to(user), keys)
+    return parties.order_by("sort_name", "id")[:limit]  # type: ignore[return-value]
+
+
+def _matching(parties: PartyQuerySet, keys: list[list[str]]) -> PartyQuerySet:
     for alternatives in keys:
         match = SearchTerm.objects.filter(party=OuterRef("pk"))
-        condition = None
+        condition = Q()
         for key in alternatives:
-            prefix = Exists(match.filter(term__gte=key, term__lt=key + "\uffff"))
-            condition = prefix if condition is None else condition | prefix
+            condition |= Q(Exists(match.filter(term__gte=key, term__lt=key + "\uffff")))
         parties = parties.filter(condition)
-    return parties.order_by("sort_name", "id")[:limit]  # type: ignore[return-value]
+    return parties
 
 
 def query_keys(query: str) -> list[list[str]]:
@@ -65,7 +69,11 @@ def query_keys(query: str) -> list[list[str]]:
     if "@" in text:
         return [[text.lower()]]
     digits = re.sub(r"\D", "", text)
-    if digits and len(digits) >= MIN_PHONE_DIGITS and not re.search(r"[^\d\s()+\-./]", text):
+    if (
+        digits
+        and len(digits) >= MIN_PHONE_DIGITS
+        and not re.search(r"[^\d\s()+\-./]", text)
+    ):
         return [_typed_phone_prefixes(text, digits)]
     return [[word] for word in fold(text).split()]
 
@@ -99,3 +107,32 @@ def _phone_terms(value: str) -> list[str]:
     )
     terms.append(re.sub(r"\D", "", national_format))
     return terms
+
+
+def find_one_party(query: str, user: User | None = None) -> Party:
+    """Return the single party the query names, for the command line.
+
+    Raises NotFound when none matches and InvalidInput listing the candidates
+    when several do. Without a user, every party counts.
+    """
+    keys = query_keys(query)
+    if not keys:
+        raise InvalidInput("Give a name, an email or a phone number to search for.")
+    candidates = Party.objects.all() if user is None else Party.objects.visible_to(user)
+    matches = list(_matching(candidates, keys).order_by("sort_name", "id")[:11])
+    exact = [p for p in matches if fold(p.display_name) == fold(query)]
+    if len(matches) == 1 or len(exact) == 1:
+        return (exact or matches)[0]
+    if not matches:
+        raise NotFound(f"No customer matches {query!r}.")
+    names = "; ".join(_describe(party) for party in matches[:10])
+    more = " and more" if len(matches) > 10 else ""
+    raise InvalidInput(
+        f"{query!r} matches several customers: {names}{more}. "
+        "Use an email or phone number to pick one."
+    )
+
+
+def _describe(party: Party) -> str:
+    point = party.contact_points.filter(kind=ContactKind.EMAIL).first()
+    return f"{party.display_name} <{point.value}>" if point else party.display_name

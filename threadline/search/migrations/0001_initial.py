@@ -5,24 +5,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('parties', '0001_initial'),
+        ("parties", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SearchTerm',
+            name="SearchTerm",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('term', models.CharField(max_length=300)),
-                ('party', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='search_terms', to='parties.party')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("term", models.CharField(max_length=300)),
+                (
+                    "party",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="search_terms",
+                        to="parties.party",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['term'],
-                'indexes': [models.Index(fields=['term', 'party'], name='searchterm_term_party')],
+                "ordering": ["term"],
+                "indexes": [
+                    models.Index(fields=["term", "party"], name="searchterm_term_party")
+                ],
             },
         ),
     ]

@@ -1,0 +1,71 @@
+"""threadline brief QUERY on the command line."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from threadline.followups.services import create_follow_up
+from threadline.timeline.actors import Actor
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("brief", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_brief_found_by_phone_in_another_format(make_party, staff, now):
+    jane = make_party("Jane Example", phones=["+1 202-555-0143"])
+    create_follow_up(
+        jane, Actor.for_user(staff), "Send quote", now - dt.timedelta(days=1), staff
+    )
+
+    text = run("(202) 555 0143")
+
+    assert text.startswith("Jane Example")
+    assert "Overdue follow-up: Send quote" in text
+
+
+def test_brief_as_json(make_party):
+    make_party("Jane Example", emails=["jane@example.com"])
+
+    data = json.loads(run("JANE@example.com", "--json"))
+
+    assert data["identity"]["name"] == "Jane Example"
+    assert data["warnings"] == []
+
+
+def test_unknown_and_ambiguous_queries_fail_clearly(make_party):
+    make_party("Jane Example", emails=["jane@example.com"])
+    make_party("Jane Sample", emails=["jane@example.org"])
+
+    with pytest.raises(CommandError, match="No customer matches"):
+        run("nobody")
+    with pytest.raises(CommandError, match="matches several customers"):
+        run("jane")
+
+
+def test_bad_as_of_date_is_explained(make_party):
+    make_party("Jane Example")
+
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        run("Jane Example", "--as-of", "3 March")
+
+
+def test_restricted_party_is_not_found_for_a_user_without_access(
+    make_party, owner, outsider
+):
+    from threadline.parties.services import restrict_party
+
+    jane = make_party("Jane Example")
+    restrict_party(jane, Actor.for_user(owner), restricted=True)
+
+    with pytest.raises(CommandError, match="No customer matches"):
+        run("Jane Example", "--as", outsider.email)
+    assert run("Jane Example", "--as", owner.email).startswith("Jane Example")
