@@ -1,0 +1,288 @@
+"""threadline log QUERY KIND SUMMARY: record an event on a party from the shell."""
+
+import datetime as dt
+import logging
+import re
+import typing
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from threadline.accounts.models import User
+from threadline.errors import InvalidInput, ThreadlineError
+from threadline.followups.services import create_follow_up
+from threadline.parties.contact_points import phone_search_keys
+from threadline.parties.models import ContactKind, ContactPoint, Party
+from threadline.parties.names import fold
+from threadline.search.models import SearchTerm
+from threadline.search.services import query_keys, search_parties
+from threadline.timeline.actors import Actor
+from threadline.timeline.kinds import INTERACTION_KINDS, SCHEMAS, Kind, field_names
+from threadline.timeline.services import record_event
+
+logger = logging.getLogger(__name__)
+
+LOGGABLE = [*INTERACTION_KINDS, Kind.FOLLOW_UP]
+FOLLOW_UP_FIELDS = ("due", "assignee")
+# A follow-up due on a plain date falls due at the end of that working day.
+FOLLOW_UP_DUE_HOUR = 17
+MAX_CANDIDATES_SHOWN = 10
+RELATIVE_DAYS = {"today": 0, "yesterday": -1, "tomorrow": 1}
+
+
+class Command(BaseCommand):
+    help = (
+        "Record a call, message, note, meeting, booking, quote, invoice, payment, "
+        "visit or follow-up on a customer found by name, email or phone."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("query", help="A name, an email or a phone in any format.")
+        parser.add_argument("kind", help="One of: " + ", ".join(LOGGABLE) + ".")
+        parser.add_argument("summary", help="One line saying what happened.")
+        parser.add_argument(
+            "--at",
+            help=(
+                "When it happened: ISO 8601 such as 2026-03-02T14:30 or "
+                "2026-03-02T14:30+01:00, a date, today or yesterday. Times "
+                "without an offset are in THREADLINE_TIME_ZONE. Default: now."
+            ),
+        )
+        parser.add_argument(
+            "--field",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="A field of the kind, e.g. direction=inbound or amount=450.00.",
+        )
+        parser.add_argument("--body", default="", help="Longer text for the event.")
+        parser.add_argument(
+            "--as",
+            dest="as_email",
+            metavar="EMAIL",
+            help="Record it as this member of staff; only their customers match.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user = _user(options["as_email"]) if options["as_email"] else None
+        actor = Actor.for_user(user) if user else Actor.system("command line")
+        kind = _kind(options["kind"])
+        fields = _fields(kind, options["field"])
+        occurred_at = parse_when(options["at"]) if options["at"] else None
+        if kind == Kind.FOLLOW_UP and occurred_at is not None:
+            raise CommandError("A follow-up has no --at; give --field due=WHEN.")
+        party = find_party(options["query"], user)
+
+        try:
+            if kind == Kind.FOLLOW_UP:
+                line = _log_follow_up(party, actor, options["summary"], fields, user)
+            else:
+                line = _log_event(party, actor, kind, options, fields, occurred_at)
+        except InvalidInput as error:
+            raise CommandError(_invalid(error, kind)) from error
+        except ThreadlineError as error:
+            raise CommandError(f"{error.message} Nothing was recorded.") from error
+        self.stdout.write(line)
+
+
+def find_party(query: str, user: User | None) -> Party:
+    """Return the one party the query names; raise CommandError listing the
+    candidates when it names none or several."""
+    candidates = list(_candidates(query, user)[: MAX_CANDIDATES_SHOWN + 1])
+    if len(candidates) == 1:
+        return candidates[0]
+
+    exact = [party for party in candidates if _matches_exactly(party, query)]
+    if len(exact) == 1:
+        return exact[0]
+    if not candidates:
+        scope = "that you can see" if user else "at all"
+        raise CommandError(
+            f"No customer matches {query!r} {scope}. Check the spelling, or "
+            "search by email or phone instead."
+        )
+    raise CommandError(_ambiguous(query, candidates))
+
+
+def parse_when(text: str, default_hour: int = 0) -> dt.datetime:
+    """Read an ISO 8601 time or date (or today, yesterday, tomorrow) as an
+    aware datetime; naive input is in the default time zone."""
+    value = text.strip().lower()
+    zone = timezone.get_default_timezone()
+    if value == "now":
+        return timezone.now()
+    if value in RELATIVE_DAYS:
+        day = timezone.localdate() + dt.timedelta(days=RELATIVE_DAYS[value])
+        return dt.datetime.combine(day, dt.time(default_hour), tzinfo=zone)
+
+    try:
+        parsed = dt.datetime.fromisoformat(text.strip())
+    except ValueError as error:
+        raise CommandError(
+            f"{text!r} is not a date or time. Write it as 2026-03-02, "
+            "2026-03-02T14:30 or 2026-03-02T14:30+01:00."
+        ) from error
+    if re.fullmatch(r"\d{4}-?\d{2}-?\d{2}", text.strip()):
+        parsed = parsed.replace(hour=default_hour)
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed
+
+
+def _invalid(error: InvalidInput, kind: str) -> str:
+    message = f"{error.message} Nothing was recorded."
+    if kind != Kind.FOLLOW_UP and error.field in field_names(kind):
+        message += f" Fix it with --field {error.field}=VALUE."
+    if error.field in ("amount", "currency"):
+        message += " For example: --field amount=450.00 --field currency=EUR."
+    return message
+
+
+def _user(email: str) -> User:
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is None:
+        raise CommandError(f"No member of staff has the email {email!r}.")
+    if not user.is_active:
+        raise CommandError(f"{user.display_name}'s account is deactivated.")
+    return user
+
+
+def _kind(text: str) -> str:
+    kind = text.strip().lower().replace("-", "_")
+    if kind in LOGGABLE:
+        return kind
+    if kind in SCHEMAS:
+        raise CommandError(
+            f"{kind!r} entries are written by Threadline itself. "
+            "Log one of: " + ", ".join(LOGGABLE) + "."
+        )
+    raise CommandError(
+        f"{text!r} is not a kind of event. Log one of: " + ", ".join(LOGGABLE) + "."
+    )
+
+
+def _fields(kind: str, pairs: list[str]) -> dict[str, Any]:
+    """Split NAME=VALUE pairs; names are checked here, values by the schema."""
+    allowed = FOLLOW_UP_FIELDS if kind == Kind.FOLLOW_UP else field_names(kind)
+    fields: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip().lower().replace("-", "_")
+        if not sep or not name:
+            raise CommandError(f"Write each field as NAME=VALUE, not {pair!r}.")
+        if name not in allowed:
+            listed = ", ".join(allowed) or "none"
+            raise CommandError(f"A {kind} has no field {name!r}; its fields: {listed}.")
+        fields[name] = _field_value(kind, name, value.strip())
+    return fields
+
+
+def _field_value(kind: str, name: str, value: str) -> Any:
+    """Times are read like --at; everything else is left to the schema."""
+    if kind == Kind.FOLLOW_UP:
+        return value
+    annotation = SCHEMAS[kind].model_fields[name].annotation
+    if annotation is dt.datetime or dt.datetime in typing.get_args(annotation):
+        return parse_when(value).isoformat()
+    return value
+
+
+def _log_event(
+    party: Party,
+    actor: Actor,
+    kind: str,
+    options: dict[str, Any],
+    fields: dict[str, Any],
+    occurred_at: dt.datetime | None,
+) -> str:
+    event, _ = record_event(
+        party,
+        kind,
+        options["summary"],
+        actor=actor,
+        occurred_at=occurred_at,
+        payload=fields,
+        body=options["body"],
+    )
+    logger.debug("Logged a %s from the command line", kind)
+    when = timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M %Z")
+    details = ", ".join(
+        f"{key}={value}"
+        for key, value in event.payload.items()
+        if value not in ("", None)
+    )
+    line = f"Recorded {event.get_kind_display().lower()} on {party.display_name} "
+    line += f"at {when}: {event.summary}"
+    return line + (f" ({details})" if details else "")
+
+
+def _log_follow_up(
+    party: Party,
+    actor: Actor,
+    summary: str,
+    fields: dict[str, Any],
+    user: User | None,
+) -> str:
+    if "due" not in fields:
+        raise CommandError("A follow-up needs --field due=WHEN (e.g. due=2026-03-04).")
+    due_at = parse_when(fields["due"], default_hour=FOLLOW_UP_DUE_HOUR)
+    assignee = _user(fields["assignee"]) if "assignee" in fields else user
+    if assignee is None:
+        raise CommandError("Say who does it: --field assignee=EMAIL (or --as EMAIL).")
+
+    follow_up = create_follow_up(party, actor, summary, due_at, assignee)
+    logger.debug("Created a follow-up from the command line")
+    due = timezone.localtime(follow_up.due_at).strftime("%Y-%m-%d %H:%M %Z")
+    return (
+        f"Recorded follow-up on {party.display_name} for "
+        f"{assignee.display_name}, due {due}: {follow_up.summary}"
+    )
+
+
+def _candidates(query: str, user: User | None) -> QuerySet[Party]:
+    if user is not None:
+        return search_parties(user, query)
+
+    # The command line without --as acts for the business, like an import,
+    # so it searches every party with the same keys as the search service.
+    keys = query_keys(query)
+    if not keys:
+        return Party.objects.none()
+    parties = Party.objects.all()
+    for alternatives in keys:
+        condition = Q()
+        for key in alternatives:
+            terms = SearchTerm.objects.filter(
+                party=OuterRef("pk"), term__gte=key, term__lt=key + "\uffff"
+            )
+            condition |= Exists(terms)
+        parties = parties.filter(condition)
+    return parties.order_by("sort_name", "id")
+
+
+def _matches_exactly(party: Party, query: str) -> bool:
+    if fold(party.display_name) == fold(query):
+        return True
+    values = {query.strip().lower(), *phone_search_keys(query)}
+    return party.contact_points.filter(
+        kind__in=(ContactKind.EMAIL, ContactKind.PHONE), value__in=values
+    ).exists()
+
+
+def _ambiguous(query: str, candidates: list[Party]) -> str:
+    shown = candidates[:MAX_CANDIDATES_SHOWN]
+    points: dict[int, list[str]] = {}
+    for point in ContactPoint.objects.filter(
+        party__in=shown, kind__in=(ContactKind.EMAIL, ContactKind.PHONE)
+    ):
+        points.setdefault(point.party_id, []).append(point.display)
+    lines = [f"{len(shown)} customers match {query!r}; be more precise:"]
+    if len(candidates) > MAX_CANDIDATES_SHOWN:
+        lines[0] = f"More than {MAX_CANDIDATES_SHOWN} customers match {query!r}:"
+    for party in shown:
+        contact = ", ".join(points.get(party.pk, [])[:2])
+        lines.append(f"  {party.display_name}" + (f" <{contact}>" if contact else ""))
+    lines.append("Give a full email or phone number to pick one.")
+    return "\n".join(lines)
