@@ -75,7 +75,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "threadline.sqlite3",
+            "NAME": str(DATA_DIR / "threadline.sqlite3"),
             "OPTIONS": {
                 # IMMEDIATE makes concurrent writers queue on the busy timeout
                 # instead of failing when a read transaction upgrades to a write.

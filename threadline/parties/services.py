@@ -109,17 +109,18 @@ def create_party(
             if not external_id:
                 raise
             return Party.objects.get(source=source, external_id=external_id)
-        changes = [{"field": "display_name", "old": None, "new": name}]
+        changes: list[dict[str, Any]] = [
+            {"field": "display_name", "old": None, "new": name}
+        ]
         changes += [_change_entry(key, None, value) for key, value in values.items()]
-        for raw in emails:
-            point = _add_point(party, ContactKind.EMAIL, raw)
-            changes.append({"field": "contact_point", "new": _point_ref(point)})
-        for raw in phones:
-            point = _add_point(party, ContactKind.PHONE, raw)
-            changes.append({"field": "contact_point", "new": _point_ref(point)})
-        for raw in addresses:
-            point = _add_point(party, ContactKind.ADDRESS, raw)
-            changes.append({"field": "contact_point", "new": _point_ref(point)})
+        for kind, raws in (
+            (ContactKind.EMAIL, emails),
+            (ContactKind.PHONE, phones),
+            (ContactKind.ADDRESS, addresses),
+        ):
+            for raw in raws:
+                point = _add_point(party, kind, raw)
+                changes.append({"field": "contact_point", "new": _point_ref(point)})
         for tag_name in tags:
             tag = _tag(tag_name)
             if tag is not None:

@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 # Search as you type ranks a bounded set, never every prefix match.
 MAX_RESULTS = 50
 MIN_PHONE_DIGITS = 3
+# Phones are also stored reversed behind this mark, so that the last digits
+# of a number ("...0018") find it through the same prefix index.
+SUFFIX_MARK = "~"
+MIN_SUFFIX_DIGITS = 4
 
 
 def index_party(party: Party) -> None:
@@ -41,10 +45,10 @@ def search_parties(user: User, query: str, limit: int = MAX_RESULTS) -> PartyQue
     """Parties visible to the user matching every word of the query by prefix."""
     keys = query_keys(query)
     if not keys:
-        return Party.objects.none()  # type: ignore[return-value]
+        return Party.objects.none()
 
     parties = _matching(Party.objects.visible_to(user), keys)
-    return parties.order_by("sort_name", "id")[:limit]  # type: ignore[return-value]
+    return parties.order_by("sort_name", "id")[:limit]
 
 
 def _matching(parties: PartyQuerySet, keys: list[list[str]]) -> PartyQuerySet:
@@ -84,6 +88,8 @@ def _typed_phone_prefixes(text: str, digits: str) -> list[str]:
         prefixes.add(re.sub(r"\D", "", key))
     if digits.startswith("0"):
         prefixes.add(digits.lstrip("0"))
+    if len(digits) >= MIN_SUFFIX_DIGITS:
+        prefixes.add(SUFFIX_MARK + digits[::-1])
     return sorted(p for p in prefixes if p)
 
 
@@ -95,7 +101,7 @@ def _phone_terms(value: str) -> list[str]:
     """Digits of the full E.164 number and of the national number, so that a
     number typed with or without its country code is found."""
     digits = re.sub(r"\D", "", value)
-    terms = [digits]
+    terms = [digits, SUFFIX_MARK + digits[::-1]]
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
@@ -106,6 +112,7 @@ def _phone_terms(value: str) -> list[str]:
         number, phonenumbers.PhoneNumberFormat.NATIONAL
     )
     terms.append(re.sub(r"\D", "", national_format))
+    terms.append(SUFFIX_MARK + national[::-1])
     return terms
 
 
