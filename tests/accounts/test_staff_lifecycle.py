@@ -95,3 +95,29 @@ def test_handover_moves_parties_threads_and_follow_ups_with_events(
 def test_only_managers_hand_over(staff, other_staff):
     with pytest.raises(NotAllowed):
         hand_over(staff, other_staff, Actor.for_user(staff))
+
+
+def test_deactivate_command_hands_over_then_deactivates(
+    make_party, owner, staff, other_staff
+):
+    from django.core.management import call_command
+
+    jane = make_party()
+    update_party(jane, Actor.for_user(owner), owner=staff)
+
+    call_command("deactivate", staff.email, "--hand-over-to", other_staff.email)
+
+    staff.refresh_from_db()
+    jane.refresh_from_db()
+    assert not staff.is_active
+    assert jane.owner == other_staff
+
+
+def test_deactivate_command_changes_nothing_on_error(make_party, owner, staff):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="Nothing was changed"):
+        call_command("deactivate", staff.email, "--hand-over-to", staff.email)
+
+    staff.refresh_from_db()
+    assert staff.is_active

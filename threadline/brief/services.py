@@ -35,9 +35,9 @@ from threadline.timeline.models import Event
 
 RECENT_LIMIT = 10
 QUIET_AFTER = dt.timedelta(days=90)
-# Money and quotes are read from the latest rows only, so a party with a long
-# history costs the same; an invoice older than the newest 500 is not chased.
-MONEY_WINDOW = 500
+# Shortcoming: money and quotes are read from the newest 200 rows only, so a
+# long history costs the same but an older unpaid invoice is not chased.
+MONEY_WINDOW = 200
 # Facts on these parties show in the brief of each of their people.
 SHARING_RELATIONSHIPS = (RelationshipKind.HOUSEHOLD, RelationshipKind.WORKS_AT)
 
