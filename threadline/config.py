@@ -27,7 +27,9 @@ def env_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as error:
-        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}.") from error
+        raise ConfigurationError(
+            f"{name} must be a whole number, not {raw!r}."
+        ) from error
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -56,8 +58,7 @@ def env_region(name: str, default: str) -> str:
     value = env_str(name, default).upper()
     if value not in phonenumbers.SUPPORTED_REGIONS:
         raise ConfigurationError(
-            f"{name} must be a two-letter country code such as GB or US, "
-            f"not {value!r}."
+            f"{name} must be a two-letter country code such as GB or US, not {value!r}."
         )
     return value
 

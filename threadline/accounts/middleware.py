@@ -12,7 +12,9 @@ class UserTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        zone = getattr(request.user, "time_zone", "") if hasattr(request, "user") else ""
+        zone = (
+            getattr(request.user, "time_zone", "") if hasattr(request, "user") else ""
+        )
         if zone:
             try:
                 timezone.activate(zoneinfo.ZoneInfo(zone))

@@ -36,7 +36,8 @@ def create_user(
         raise NotAllowed("Only owners and managers can add users.")
     if role not in Role.values:
         raise InvalidInput(
-            f"{role!r} is not a role; use owner, manager, staff or viewer.", field="role"
+            f"{role!r} is not a role; use owner, manager, staff or viewer.",
+            field="role",
         )
     address = normalise_email(email)
     if User.objects.filter(email__iexact=address).exists():
@@ -114,9 +115,7 @@ def hand_over(from_user: User, to_user: User, actor: Actor) -> int:
 
     now = timezone.now()
     with transaction.atomic():
-        owned = set(
-            Party.objects.filter(owner=from_user).values_list("pk", flat=True)
-        )
+        owned = set(Party.objects.filter(owner=from_user).values_list("pk", flat=True))
         threads = Thread.objects.filter(owner=from_user, status__in=OPEN_STATUSES)
         follow_ups = FollowUp.objects.filter(
             assignee=from_user, status=FollowUpStatus.OPEN
@@ -157,7 +156,9 @@ def hand_over(from_user: User, to_user: User, actor: Actor) -> int:
                         ]
                     },
                 )
-    logger.info("Handed over %d parties to account %s", len(affected), to_user.public_id)
+    logger.info(
+        "Handed over %d parties to account %s", len(affected), to_user.public_id
+    )
     return len(affected)
 
 

@@ -50,7 +50,9 @@ class FollowUp(models.Model):
             models.Index(
                 fields=["assignee", "status", "due_at"], name="followup_assignee_due"
             ),
-            models.Index(fields=["party", "status", "due_at"], name="followup_party_due"),
+            models.Index(
+                fields=["party", "status", "due_at"], name="followup_party_due"
+            ),
         ]
 
     def __str__(self) -> str:

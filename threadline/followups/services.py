@@ -106,7 +106,11 @@ def reassign_follow_up(follow_up: FollowUp, actor: Actor, assignee: User) -> Fol
             "reassigned",
             f"Reassigned to {assignee.display_name}: {follow_up.summary}",
             changes=[
-                {"field": "assignee", "old": old.display_name, "new": assignee.display_name}
+                {
+                    "field": "assignee",
+                    "old": old.display_name,
+                    "new": assignee.display_name,
+                }
             ],
         )
     return follow_up

@@ -60,7 +60,9 @@ def normalise_phone(raw: str, region: str | None = None) -> PhoneParts:
 
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return PhoneParts(
-        raw=text, value=e164, extension=extension or (number.extension or ""),
+        raw=text,
+        value=e164,
+        extension=extension or (number.extension or ""),
         dialable=True,
     )
 

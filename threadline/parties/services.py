@@ -291,7 +291,9 @@ def end_relationship(
                 Kind.PROFILE_CHANGE,
                 f"Ended: {relationship}",
                 actor=actor,
-                payload={"changes": [{"field": "relationship", "old": old, "new": new}]},
+                payload={
+                    "changes": [{"field": "relationship", "old": old, "new": new}]
+                },
             )
     return relationship
 

@@ -87,7 +87,11 @@ def update_thread(
     if "status" in changes and changes["status"] not in ThreadStatus.values:
         raise InvalidInput(f"{changes['status']!r} is not a thread status.")
 
-    diff = {k: (getattr(thread, k), v) for k, v in changes.items() if getattr(thread, k) != v}
+    diff = {
+        k: (getattr(thread, k), v)
+        for k, v in changes.items()
+        if getattr(thread, k) != v
+    }
     if not diff:
         return thread
     when = occurred_at or timezone.now()

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from threadline.errors import InvalidInput, NotAllowed, NotFound
+from threadline.errors import InvalidInput, NotFound
 from threadline.parties.models import Party
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import CONTACT_KINDS, Kind, validate_payload
@@ -211,7 +211,9 @@ def _validated_fields(
     try:
         zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidInput(f"{zone!r} is not a time zone.", field="occurred_tz") from error
+        raise InvalidInput(
+            f"{zone!r} is not a time zone.", field="occurred_tz"
+        ) from error
 
     stored = validate_payload(kind, payload)
     return {

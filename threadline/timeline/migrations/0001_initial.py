@@ -7,43 +7,140 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('parties', '0001_initial'),
-        ('threads', '0001_initial'),
+        ("parties", "0001_initial"),
+        ("threads", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('kind', models.CharField(choices=[('note', 'Note'), ('call', 'Call'), ('message', 'Message'), ('meeting', 'Meeting'), ('booking', 'Booking'), ('quote', 'Quote'), ('invoice', 'Invoice'), ('payment', 'Payment'), ('visit', 'Visit'), ('follow_up', 'Follow-up'), ('stage_change', 'Stage change'), ('profile_change', 'Profile change'), ('thread_change', 'Thread change'), ('access_change', 'Access change'), ('handover', 'Handover'), ('import', 'Import'), ('correction', 'Correction')], max_length=32)),
-                ('occurred_at', models.DateTimeField()),
-                ('occurred_tz', models.CharField(max_length=64)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('summary', models.CharField(max_length=500)),
-                ('body', models.TextField(blank=True)),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('direction', models.CharField(blank=True, max_length=8)),
-                ('scheduled_for', models.DateTimeField(blank=True, null=True)),
-                ('actor_kind', models.CharField(choices=[('user', 'Staff'), ('token', 'API token'), ('import', 'Import'), ('automation', 'Automation'), ('system', 'System')], max_length=16)),
-                ('actor_label', models.CharField(max_length=200)),
-                ('source', models.CharField(blank=True, max_length=100)),
-                ('external_id', models.CharField(blank=True, max_length=300)),
-                ('actor_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('corrects', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='corrections', to='timeline.event')),
-                ('party', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='parties.party')),
-                ('thread', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='threads.thread')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "public_id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, unique=True),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("note", "Note"),
+                            ("call", "Call"),
+                            ("message", "Message"),
+                            ("meeting", "Meeting"),
+                            ("booking", "Booking"),
+                            ("quote", "Quote"),
+                            ("invoice", "Invoice"),
+                            ("payment", "Payment"),
+                            ("visit", "Visit"),
+                            ("follow_up", "Follow-up"),
+                            ("stage_change", "Stage change"),
+                            ("profile_change", "Profile change"),
+                            ("thread_change", "Thread change"),
+                            ("access_change", "Access change"),
+                            ("handover", "Handover"),
+                            ("import", "Import"),
+                            ("correction", "Correction"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField()),
+                ("occurred_tz", models.CharField(max_length=64)),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                ("summary", models.CharField(max_length=500)),
+                ("body", models.TextField(blank=True)),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                ("direction", models.CharField(blank=True, max_length=8)),
+                ("scheduled_for", models.DateTimeField(blank=True, null=True)),
+                (
+                    "actor_kind",
+                    models.CharField(
+                        choices=[
+                            ("user", "Staff"),
+                            ("token", "API token"),
+                            ("import", "Import"),
+                            ("automation", "Automation"),
+                            ("system", "System"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("actor_label", models.CharField(max_length=200)),
+                ("source", models.CharField(blank=True, max_length=100)),
+                ("external_id", models.CharField(blank=True, max_length=300)),
+                (
+                    "actor_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "corrects",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="corrections",
+                        to="timeline.event",
+                    ),
+                ),
+                (
+                    "party",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="parties.party",
+                    ),
+                ),
+                (
+                    "thread",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="threads.thread",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at', '-id'],
-                'indexes': [models.Index(fields=['party', '-occurred_at', '-id'], name='event_party_time'), models.Index(fields=['party', 'kind', '-occurred_at'], name='event_party_kind_time'), models.Index(fields=['kind', 'scheduled_for'], name='event_kind_scheduled')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('source', 'external_id'), name='event_unique_source_external_id')],
+                "ordering": ["-occurred_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["party", "-occurred_at", "-id"], name="event_party_time"
+                    ),
+                    models.Index(
+                        fields=["party", "kind", "-occurred_at"],
+                        name="event_party_kind_time",
+                    ),
+                    models.Index(
+                        fields=["kind", "scheduled_for"], name="event_kind_scheduled"
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("external_id", ""), _negated=True),
+                        fields=("source", "external_id"),
+                        name="event_unique_source_external_id",
+                    )
+                ],
             },
         ),
     ]
