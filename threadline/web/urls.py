@@ -1,4 +1,51 @@
 from django.urls import path
 
+from threadline.web import views
+
 app_name = "web"
-urlpatterns: list = []
+
+PARTY = "customers/<uuid:public_id>/"
+
+urlpatterns = [
+    path("", views.today, name="today"),
+    path("customers/", views.customers, name="customers"),
+    path("customers/new/", views.party_new, name="party_new"),
+    path("customers/pick/", views.party_pick, name="party_pick"),
+    path(PARTY, views.party_detail, name="party"),
+    path(PARTY + "edit/", views.party_edit, name="party_edit"),
+    path(PARTY + "log/", views.log_event, name="log_event"),
+    path(PARTY + "contact-points/", views.contact_point_add, name="point_add"),
+    path(
+        PARTY + "contact-points/<uuid:point_id>/remove/",
+        views.contact_point_remove,
+        name="point_remove",
+    ),
+    path(PARTY + "relationships/", views.relationship_add, name="link_add"),
+    path(
+        PARTY + "relationships/<uuid:relationship_id>/end/",
+        views.relationship_end,
+        name="link_end",
+    ),
+    path(PARTY + "facts/", views.fact_pin, name="fact_pin"),
+    path(PARTY + "facts/<uuid:fact_id>/unpin/", views.fact_unpin, name="fact_unpin"),
+    path(
+        PARTY + "events/<uuid:event_id>/correct/",
+        views.event_correct,
+        name="event_correct",
+    ),
+    path(
+        PARTY + "events/<uuid:event_id>/redact/",
+        views.event_redact,
+        name="event_redact",
+    ),
+    path(
+        "follow-ups/<uuid:follow_up_id>/done/",
+        views.follow_up_finish,
+        name="follow_up_finish",
+    ),
+    path(
+        "follow-ups/<uuid:follow_up_id>/reschedule/",
+        views.follow_up_reschedule,
+        name="follow_up_reschedule",
+    ),
+]

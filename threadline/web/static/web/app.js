@@ -1,0 +1,37 @@
+// Keyboard shortcuts: "/" focuses the search box, "L" the quick-log form.
+(function () {
+  "use strict";
+
+  function typing(target) {
+    var tag = target.tagName;
+    return target.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" ||
+      tag === "SELECT";
+  }
+
+  function focusField(id) {
+    var field = document.getElementById(id);
+    if (!field) {
+      return false;
+    }
+    field.focus();
+    field.scrollIntoView({ block: "center", behavior: "smooth" });
+    return true;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) {
+      return;
+    }
+    if (event.key === "/" && focusField("global-search")) {
+      event.preventDefault();
+    } else if ((event.key === "l" || event.key === "L") && focusField("id_summary")) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && event.target.id === "global-search") {
+      event.target.blur();
+    }
+  });
+})();

@@ -1,0 +1,71 @@
+"""One page of a party's timeline, newest first, by keyset pagination.
+
+The page after the last one shown starts strictly below the (occurred_at, id)
+of its last row, so every page is one indexed range scan on
+(party, -occurred_at, -id) and costs the same however long the history is.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from threadline.parties.models import Party
+from threadline.timeline.models import Event
+
+PAGE_SIZE = 30
+# Cursors count whole microseconds from here, so they round-trip exactly.
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    occurred_at: dt.datetime
+    event_id: int
+
+    def encode(self) -> str:
+        micros = (self.occurred_at - EPOCH) // dt.timedelta(microseconds=1)
+        return f"{micros}_{self.event_id}"
+
+    @classmethod
+    def decode(cls, text: str) -> "Cursor | None":
+        """Read a cursor from a URL; None for anything malformed."""
+        stamp, _, key = text.partition("_")
+        try:
+            moment = EPOCH + dt.timedelta(microseconds=int(stamp))
+            return cls(occurred_at=moment, event_id=int(key))
+        except (ValueError, OverflowError, OSError):
+            return None
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    events: list[Event]
+    older: Cursor | None
+
+
+def timeline_page(
+    party: Party,
+    *,
+    kind: str = "",
+    before: Cursor | None = None,
+    until: dt.datetime | None = None,
+    size: int = PAGE_SIZE,
+) -> TimelinePage:
+    """Return up to `size` effective events and the cursor of the next page."""
+    events = Event.objects.effective().filter(party=party)
+    if kind:
+        events = events.filter(kind=kind)
+    if until is not None:
+        events = events.filter(occurred_at__lte=until)
+    if before is not None:
+        events = events.filter(
+            Q(occurred_at__lt=before.occurred_at)
+            | Q(occurred_at=before.occurred_at, id__lt=before.event_id)
+        )
+
+    rows = list(events.order_by("-occurred_at", "-id")[: size + 1])
+    if len(rows) <= size:
+        return TimelinePage(events=rows, older=None)
+    last = rows[size - 1]
+    return TimelinePage(events=rows[:size], older=Cursor(last.occurred_at, last.id))

@@ -1,0 +1,107 @@
+"""What a member of staff needs to act on today, in a fixed number of queries."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from threadline.accounts.models import User
+from threadline.followups.models import FollowUp, FollowUpStatus
+from threadline.parties.models import Party, Stage
+from threadline.timeline.kinds import Kind
+from threadline.timeline.models import Event
+
+QUIET_AFTER = dt.timedelta(days=90)
+# Each list is bounded: Today is a to-do list, not a report.
+LIST_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class FollowUpRow:
+    """A follow-up as a row on a page, whichever query it came from."""
+
+    public_id: str
+    summary: str
+    due_at: dt.datetime
+    overdue: bool
+    assignee_name: str
+    party_name: str
+    party_public_id: str
+
+    @classmethod
+    def from_model(cls, follow_up: FollowUp, now: dt.datetime) -> "FollowUpRow":
+        """Build a row; the follow-up's party and assignee must be preloaded."""
+        return cls(
+            public_id=str(follow_up.public_id),
+            summary=follow_up.summary,
+            due_at=follow_up.due_at,
+            overdue=follow_up.due_at < now,
+            assignee_name=follow_up.assignee.display_name,
+            party_name=follow_up.party.display_name,
+            party_public_id=str(follow_up.party.public_id),
+        )
+
+
+@dataclass(frozen=True)
+class Today:
+    now: dt.datetime
+    overdue: list[FollowUpRow]
+    due_today: list[FollowUpRow]
+    awaiting_reply: list[Party]
+    bookings: list[Event]
+    gone_quiet: list[Party]
+
+    @property
+    def follow_up_count(self) -> int:
+        return len(self.overdue) + len(self.due_today)
+
+
+def today_for(user: User, now: dt.datetime | None = None) -> Today:
+    """Collect the user's day: five queries, whatever the size of the record."""
+    moment = now or timezone.now()
+    start = timezone.localtime(moment).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    end = start + dt.timedelta(days=1)
+    visible = Party.objects.visible_to(user)
+
+    rows = [
+        FollowUpRow.from_model(follow_up, moment)
+        for follow_up in FollowUp.objects.filter(
+            assignee=user,
+            status=FollowUpStatus.OPEN,
+            due_at__lt=end,
+            party__in=visible,
+        )
+        .select_related("party", "assignee")
+        .order_by("due_at", "id")[: LIST_LIMIT * 2]
+    ]
+    return Today(
+        now=moment,
+        overdue=[row for row in rows if row.overdue],
+        due_today=[row for row in rows if not row.overdue],
+        awaiting_reply=list(
+            visible.filter(awaiting_reply_since__isnull=False)
+            .select_related("owner")
+            .order_by("awaiting_reply_since", "id")[:LIST_LIMIT]
+        ),
+        bookings=_bookings(user, start, end),
+        gone_quiet=list(
+            visible.filter(
+                owner=user,
+                stage=Stage.CUSTOMER,
+                last_interaction_at__lt=moment - QUIET_AFTER,
+            ).order_by("last_interaction_at", "id")[:LIST_LIMIT]
+        ),
+    )
+
+
+def _bookings(user: User, start: dt.datetime, end: dt.datetime) -> list[Event]:
+    bookings = (
+        Event.objects.effective()
+        .visible_to(user)
+        .filter(kind=Kind.BOOKING, scheduled_for__gte=start, scheduled_for__lt=end)
+        .select_related("party")
+        .order_by("scheduled_for", "id")[:LIST_LIMIT]
+    )
+    return [event for event in bookings if event.payload.get("status") != "cancelled"]
