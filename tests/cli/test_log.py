@@ -153,7 +153,7 @@ def test_log_rejects_bad_input_and_changes_nothing(
 def test_log_on_an_unknown_party_changes_nothing(jane: Party) -> None:
     before = Event.objects.count()
 
-    with pytest.raises(CommandError, match="No customer matches 'Bob'"):
+    with pytest.raises(CommandError, match="No customer matches"):
         log("Bob", "call", "Hello")
 
     assert Event.objects.count() == before

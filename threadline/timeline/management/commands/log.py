@@ -7,17 +7,13 @@ import typing
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from threadline.accounts.models import User
 from threadline.errors import InvalidInput, ThreadlineError
 from threadline.followups.services import create_follow_up
-from threadline.parties.contact_points import phone_search_keys
-from threadline.parties.models import ContactKind, ContactPoint, Party
-from threadline.parties.names import fold
-from threadline.search.models import SearchTerm
-from threadline.search.services import query_keys, search_parties
+from threadline.parties.models import Party
+from threadline.search.services import find_one_party
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import INTERACTION_KINDS, SCHEMAS, Kind, field_names
 from threadline.timeline.services import record_event
@@ -28,7 +24,6 @@ LOGGABLE = [*INTERACTION_KINDS, Kind.FOLLOW_UP]
 FOLLOW_UP_FIELDS = ("due", "assignee")
 # A follow-up due on a plain date falls due at the end of that working day.
 FOLLOW_UP_DUE_HOUR = 17
-MAX_CANDIDATES_SHOWN = 10
 RELATIVE_DAYS = {"today": 0, "yesterday": -1, "tomorrow": 1}
 
 
@@ -88,22 +83,12 @@ class Command(BaseCommand):
 
 
 def find_party(query: str, user: User | None) -> Party:
-    """Return the one party the query names; raise CommandError listing the
-    candidates when it names none or several."""
-    candidates = list(_candidates(query, user)[: MAX_CANDIDATES_SHOWN + 1])
-    if len(candidates) == 1:
-        return candidates[0]
-
-    exact = [party for party in candidates if _matches_exactly(party, query)]
-    if len(exact) == 1:
-        return exact[0]
-    if not candidates:
-        scope = "that you can see" if user else "at all"
-        raise CommandError(
-            f"No customer matches {query!r} {scope}. Check the spelling, or "
-            "search by email or phone instead."
-        )
-    raise CommandError(_ambiguous(query, candidates))
+    """Return the one party the query names, among those the user may see
+    (every party without a user); CommandError names the candidates."""
+    try:
+        return find_one_party(query, user)
+    except ThreadlineError as error:
+        raise CommandError(f"{error.message} Nothing was recorded.") from error
 
 
 def parse_when(text: str, default_hour: int = 0) -> dt.datetime:
@@ -239,50 +224,3 @@ def _log_follow_up(
         f"Recorded follow-up on {party.display_name} for "
         f"{assignee.display_name}, due {due}: {follow_up.summary}"
     )
-
-
-def _candidates(query: str, user: User | None) -> QuerySet[Party]:
-    if user is not None:
-        return search_parties(user, query)
-
-    # The command line without --as acts for the business, like an import,
-    # so it searches every party with the same keys as the search service.
-    keys = query_keys(query)
-    if not keys:
-        return Party.objects.none()
-    parties = Party.objects.all()
-    for alternatives in keys:
-        condition = Q()
-        for key in alternatives:
-            terms = SearchTerm.objects.filter(
-                party=OuterRef("pk"), term__gte=key, term__lt=key + "\uffff"
-            )
-            condition |= Exists(terms)
-        parties = parties.filter(condition)
-    return parties.order_by("sort_name", "id")
-
-
-def _matches_exactly(party: Party, query: str) -> bool:
-    if fold(party.display_name) == fold(query):
-        return True
-    values = {query.strip().lower(), *phone_search_keys(query)}
-    return party.contact_points.filter(
-        kind__in=(ContactKind.EMAIL, ContactKind.PHONE), value__in=values
-    ).exists()
-
-
-def _ambiguous(query: str, candidates: list[Party]) -> str:
-    shown = candidates[:MAX_CANDIDATES_SHOWN]
-    points: dict[int, list[str]] = {}
-    for point in ContactPoint.objects.filter(
-        party__in=shown, kind__in=(ContactKind.EMAIL, ContactKind.PHONE)
-    ):
-        points.setdefault(point.party_id, []).append(point.display)
-    lines = [f"{len(shown)} customers match {query!r}; be more precise:"]
-    if len(candidates) > MAX_CANDIDATES_SHOWN:
-        lines[0] = f"More than {MAX_CANDIDATES_SHOWN} customers match {query!r}:"
-    for party in shown:
-        contact = ", ".join(points.get(party.pk, [])[:2])
-        lines.append(f"  {party.display_name}" + (f" <{contact}>" if contact else ""))
-    lines.append("Give a full email or phone number to pick one.")
-    return "\n".join(lines)
