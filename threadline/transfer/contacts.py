@@ -1,0 +1,251 @@
+"""Turning one row of a contacts file into a contact ready to be matched."""
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from threadline.errors import InvalidInput
+from threadline.parties.contact_points import (
+    normalise_email,
+    normalise_phone,
+    one_line_address,
+)
+from threadline.parties.models import Stage
+from threadline.parties.names import display_name, fold
+from threadline.transfer.mapping import ADDRESS_PARTS, Target
+
+# What exports write into a cell that has no value.
+EMPTY_MARKERS = frozenset({"null", "none", "n/a", "#n/a", "nil", "-"})
+# Google joins several values in one cell with " ::: ".
+MULTI_VALUE = re.compile(r"\s+:::\s+")
+TAG_SEPARATORS = re.compile(r"\s*(?:[,;|]|:::)\s*")
+STAGE_WORDS = {
+    "lead": Stage.LEAD,
+    "new": Stage.LEAD,
+    "prospect": Stage.PROSPECT,
+    "opportunity": Stage.PROSPECT,
+    "customer": Stage.CUSTOMER,
+    "client": Stage.CUSTOMER,
+    "active": Stage.CUSTOMER,
+    "former": Stage.FORMER,
+    "former customer": Stage.FORMER,
+    "churned": Stage.FORMER,
+    "kunde": Stage.CUSTOMER,
+    "interessent": Stage.PROSPECT,
+}
+LABEL_NOISE = re.compile(r"^[*\s]+")
+
+
+@dataclass(frozen=True)
+class Point:
+    """A contact point as typed, its normalised value and its label."""
+
+    raw: str
+    value: str
+    label: str = ""
+    extension: str = ""
+    dialable: bool = True
+
+
+@dataclass
+class Contact:
+    """What one row says about a person or an organisation."""
+
+    line: int
+    key: str
+    given_name: str = ""
+    family_name: str = ""
+    full_name: str = ""
+    emails: list[Point] = field(default_factory=list)
+    phones: list[Point] = field(default_factory=list)
+    addresses: list[Point] = field(default_factory=list)
+    company: str = ""
+    role: str = ""
+    notes: str = ""
+    tags: list[str] = field(default_factory=list)
+    stage: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def person_name(self) -> str:
+        return display_name(self.given_name, self.family_name, self.full_name)
+
+    @property
+    def is_person(self) -> bool:
+        """A row with only a company (and maybe its phone) is the company."""
+        return bool(
+            self.person_name or self.emails or (self.phones and not self.company)
+        )
+
+    @property
+    def is_usable(self) -> bool:
+        return self.is_person or bool(self.company)
+
+
+def build_contact(line: int, cells: list[str], plan: list[Target | None]) -> Contact:
+    """Read a row through the column plan; bad values become warnings."""
+    values = _collect(cells, plan)
+    key = _row_key(values)
+    contact = Contact(line=line, key=key)
+
+    _read_names(contact, values)
+    labels = {
+        group: _label(texts[0])
+        for (name, group), texts in values.items()
+        if name == "label"
+    }
+    _read_emails(contact, values, labels)
+    _read_phones(contact, values, labels)
+    _read_addresses(contact, values, labels)
+    _read_organisation(contact, values)
+    _read_extras(contact, values)
+    return contact
+
+
+def _collect(
+    cells: list[str], plan: list[Target | None]
+) -> dict[tuple[str, str], list[str]]:
+    values: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for target, cell in zip(plan, cells, strict=False):
+        text = cell.strip()
+        if target is None or not text or text.lower() in EMPTY_MARKERS:
+            continue
+        values[(target.field, target.group)].append(text)
+    return values
+
+
+def _row_key(values: dict[tuple[str, str], list[str]]) -> str:
+    """The row's stable key: its id column, or a hash of what was imported."""
+    ids = values.get(("id", ""))
+    if ids:
+        return "id:" + ids[0][:180]
+    canonical = "\x1f".join(
+        f"{name}:{group}=" + "\x1e".join(" ".join(text.split()) for text in texts)
+        for (name, group), texts in sorted(values.items())
+    )
+    return "row:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _first(values: dict[tuple[str, str], list[str]], name: str) -> str:
+    for (field_name, _), texts in values.items():
+        if field_name == name:
+            return " ".join(texts[0].split())
+    return ""
+
+
+def _read_names(contact: Contact, values: dict[tuple[str, str], list[str]]) -> None:
+    given = " ".join(
+        filter(None, (_first(values, "given_name"), _first(values, "middle_name")))
+    )
+    family = _first(values, "family_name")
+    full = _first(values, "full_name")
+    if not given and not family and full.count(",") == 1:
+        # "van der Berg, Anna": the surname comes first, particles and all.
+        last, first = (part.strip() for part in full.split(","))
+        if last and first and not re.search(r"\d", full):
+            given, family, full = first, last, f"{first} {last}"
+    contact.given_name, contact.family_name, contact.full_name = given, family, full
+
+
+def _read_emails(
+    contact: Contact, values: dict[tuple[str, str], list[str]], labels: dict[str, str]
+) -> None:
+    for (name, group), texts in values.items():
+        if name != "email":
+            continue
+        for raw in _split_multi(texts):
+            try:
+                value = normalise_email(raw)
+            except InvalidInput:
+                contact.warnings.append(f"{raw!r} is not an email address; left out")
+                continue
+            contact.emails.append(Point(raw, value, _group_label(group, labels)))
+
+
+def _read_phones(
+    contact: Contact, values: dict[tuple[str, str], list[str]], labels: dict[str, str]
+) -> None:
+    for (name, group), texts in values.items():
+        if name != "phone":
+            continue
+        for raw in _split_multi(texts):
+            try:
+                parts = normalise_phone(raw)
+            except InvalidInput:
+                contact.warnings.append(f"{raw!r} is not a phone number; left out")
+                continue
+            label = _group_label(group, labels)
+            contact.phones.append(
+                Point(raw, parts.value, label, parts.extension, parts.dialable)
+            )
+
+
+def _read_addresses(
+    contact: Contact, values: dict[tuple[str, str], list[str]], labels: dict[str, str]
+) -> None:
+    groups = sorted(
+        {group for (name, group) in values if name in {"address", *ADDRESS_PARTS}}
+    )
+    for group in groups:
+        parts = {part: values.get((part, group), []) for part in ADDRESS_PARTS}
+        written = values.get(("address", group), [])
+        if not parts["street"]:
+            # A lone "Address" column beside city and postcode is the street.
+            parts["street"] = written
+        if any(parts.values()):
+            text = one_line_address(*(", ".join(parts[part]) for part in ADDRESS_PARTS))
+        else:
+            text = ", ".join(written)
+        text = " ".join(text.split())
+        if text:
+            contact.addresses.append(Point(text, text, _group_label(group, labels)))
+
+
+def _read_organisation(
+    contact: Contact, values: dict[tuple[str, str], list[str]]
+) -> None:
+    contact.company = _first(values, "company")
+    title = _first(values, "job_title")
+    department = _first(values, "department")
+    if title and department:
+        contact.role = f"{title} ({department})"
+    else:
+        contact.role = title or department
+
+
+def _read_extras(contact: Contact, values: dict[tuple[str, str], list[str]]) -> None:
+    notes = [
+        text for (name, _), texts in values.items() if name == "notes" for text in texts
+    ]
+    contact.notes = "\n\n".join(
+        text.replace("\r\n", "\n").replace("\r", "\n") for text in notes
+    )
+    for (name, _), texts in values.items():
+        if name == "tags":
+            contact.tags += [
+                _label(tag) for text in texts for tag in TAG_SEPARATORS.split(text)
+            ]
+    contact.tags = [tag for tag in dict.fromkeys(contact.tags) if tag]
+
+    stage = _first(values, "stage")
+    if stage:
+        contact.stage = STAGE_WORDS.get(fold(stage), "")
+        if not contact.stage:
+            contact.warnings.append(
+                f"stage {stage!r} is not one Threadline knows; left out"
+            )
+
+
+def _split_multi(texts: list[str]) -> list[str]:
+    return [part for text in texts for part in MULTI_VALUE.split(text) if part.strip()]
+
+
+def _label(text: str) -> str:
+    return LABEL_NOISE.sub("", text).strip()
+
+
+def _group_label(group: str, labels: dict[str, str]) -> str:
+    if group in labels:
+        return labels[group][:50]
+    return "" if not group or group[-1].isdigit() else group

@@ -1,0 +1,358 @@
+"""Which column of a file means what: shipped mappings and common headers.
+
+A mapping names, for each header, a target field and optionally a group,
+written `field` or `field:group`: `phone:mobile`, `street:home`. Parts of one
+postal address share a group; a `label:group` column labels the group's
+contact point (Google writes "Mobile" beside "Phone 1 - Value"). Headers a
+mapping does not name are recognised by their common names, whatever their
+case, spacing or punctuation, in English and German.
+"""
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from threadline.errors import InvalidInput
+from threadline.parties.names import fold
+
+logger = logging.getLogger(__name__)
+
+FIELDS = frozenset(
+    {
+        "id",
+        "full_name",
+        "given_name",
+        "middle_name",
+        "family_name",
+        "email",
+        "phone",
+        "address",
+        "street",
+        "city",
+        "region",
+        "postcode",
+        "country",
+        "company",
+        "job_title",
+        "department",
+        "notes",
+        "tags",
+        "stage",
+        "label",
+        "ignore",
+    }
+)
+ADDRESS_PARTS = ("street", "city", "region", "postcode", "country")
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "externalid", "contactid", "recordid", "uid", "kundennummer"),
+    "email": (
+        "email",
+        "mail",
+        "emailaddress",
+        "primaryemail",
+        "emailadresse",
+        "mailadresse",
+        "courriel",
+        "correo",
+    ),
+    "phone": (
+        "phone",
+        "phonenumber",
+        "telephone",
+        "telephonenumber",
+        "tel",
+        "telefon",
+        "telefonnummer",
+        "telefono",
+    ),
+    "given_name": (
+        "firstname",
+        "first",
+        "givenname",
+        "forename",
+        "fname",
+        "vorname",
+        "prenom",
+        "nombre",
+    ),
+    "middle_name": ("middlename", "additionalname", "secondname"),
+    "family_name": (
+        "lastname",
+        "last",
+        "familyname",
+        "surname",
+        "lname",
+        "nachname",
+        "familienname",
+        "nomdefamille",
+        "apellido",
+        "apellidos",
+    ),
+    "full_name": (
+        "name",
+        "fullname",
+        "displayname",
+        "contactname",
+        "contact",
+        "customer",
+        "customername",
+        "kunde",
+        "nom",
+    ),
+    "company": (
+        "company",
+        "companyname",
+        "organisation",
+        "organization",
+        "organisationname",
+        "organizationname",
+        "org",
+        "account",
+        "accountname",
+        "employer",
+        "business",
+        "firma",
+        "unternehmen",
+        "societe",
+        "empresa",
+    ),
+    "job_title": (
+        "jobtitle",
+        "title",
+        "role",
+        "position",
+        "jobrole",
+        "occupation",
+        "funktion",
+        "berufsbezeichnung",
+    ),
+    "department": ("department", "abteilung"),
+    "address": ("address", "fulladdress", "postaladdress", "adresse", "anschrift"),
+    "street": (
+        "street",
+        "streetaddress",
+        "addressline",
+        "addressstreet",
+        "strasse",
+        "street2",
+        "street3",
+    ),
+    "city": ("city", "town", "locality", "ort", "stadt", "ville", "ciudad"),
+    "region": ("region", "state", "province", "county", "bundesland"),
+    "postcode": (
+        "postcode",
+        "postalcode",
+        "zip",
+        "zipcode",
+        "plz",
+        "postleitzahl",
+        "codepostal",
+    ),
+    "country": ("country", "countryregion", "land", "pays", "pais"),
+    "notes": (
+        "notes",
+        "note",
+        "comments",
+        "comment",
+        "description",
+        "remarks",
+        "notizen",
+        "notiz",
+        "bemerkung",
+        "bemerkungen",
+        "anmerkungen",
+    ),
+    "tags": ("tags", "tag", "categories", "category", "labels", "groups", "kategorie"),
+    "stage": ("stage", "lifecyclestage", "lifecycle", "customerstage"),
+}
+ALIASES = {alias: target for target, names in _ALIASES.items() for alias in names}
+# Headers that carry a group in their first word: "Business Phone".
+GROUP_WORDS = {
+    "home": "home",
+    "private": "home",
+    "privat": "home",
+    "business": "work",
+    "work": "work",
+    "office": "work",
+    "geschaftlich": "work",
+    "mobile": "mobile",
+    "cell": "mobile",
+    "other": "other",
+    "secondary": "other",
+    "primary": "",
+}
+# Single words that are a phone of a kind: "Mobile", "Handy".
+PHONE_WORDS = {
+    "mobile": "mobile",
+    "cell": "mobile",
+    "handy": "mobile",
+    "mobil": "mobile",
+}
+# Words some systems put before every header: "contact_email".
+RECORD_NOUNS = ("contact", "customer", "client", "person", "lead", "primary")
+STREET_LINES = frozenset({"addressline", "street", "streetaddress", "strasse"})
+GROUPED_FIELDS = frozenset({"email", "phone", "address", *ADDRESS_PARTS})
+
+
+@dataclass(frozen=True)
+class Target:
+    field: str
+    group: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "Target":
+        name, _, group = text.partition(":")
+        if name not in FIELDS:
+            known = ", ".join(sorted(FIELDS))
+            raise InvalidInput(f"{name!r} is not a field to map to (use {known}).")
+        return cls(name, group.strip())
+
+    def __str__(self) -> str:
+        return f"{self.field}:{self.group}" if self.group else self.field
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A shipped or user-written description of a file's columns."""
+
+    name: str
+    title: str = ""
+    columns: dict[str, Target] = field(default_factory=dict)
+    detect: tuple[str, ...] = ()
+    dataset: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def normalise_header(text: str) -> str:
+    """Fold a header to lower-case letters and digits: 'E-Mail 2' -> 'email2'."""
+    return re.sub(r"[^0-9a-z]", "", fold(text))
+
+
+def recognise(header: str) -> Target | None:
+    """Recognise a header by its common name, or return None."""
+    key = normalise_header(header)
+    if not key:
+        return None
+    if key in ALIASES:
+        return Target(ALIASES[key])
+    if key in PHONE_WORDS:
+        return Target("phone", PHONE_WORDS[key])
+
+    digits = "".join(re.findall(r"\d+", key))
+    bare = re.sub(r"\d+", "", key)
+    if bare in STREET_LINES:
+        # "Address line 2" is a second line of the same address.
+        return Target("street")
+    if digits and bare in ALIASES:
+        target = ALIASES[bare]
+        return Target(target, digits if target in GROUPED_FIELDS else "")
+    return _grouped(bare) or _prefixed(key)
+
+
+def plan_columns(header: list[str], mapping: Mapping | None) -> list[Target | None]:
+    """Return the target of each column, None for those not imported."""
+    named = {
+        normalise_header(key): target
+        for key, target in (mapping or _NONE).columns.items()
+    }
+    plan: list[Target | None] = []
+    for column in header:
+        target = named.get(normalise_header(column)) or recognise(column)
+        plan.append(None if target is None or target.field == "ignore" else target)
+    return plan
+
+
+def load_mapping(spec: str) -> Mapping:
+    """Load a shipped mapping by name or a JSON mapping file by path."""
+    shipped = shipped_mappings()
+    if spec in shipped:
+        return shipped[spec]
+    path = Path(spec)
+    if path.suffix.lower() == ".json" or path.exists():
+        return _from_file(path)
+    names = ", ".join(sorted(shipped))
+    raise InvalidInput(
+        f"There is no mapping called {spec!r}. Shipped mappings: {names}; "
+        "or give the path of a JSON mapping file."
+    )
+
+
+def detect_mapping(header: list[str]) -> Mapping | None:
+    """Pick the shipped mapping whose tell-tale headers the file has."""
+    keys = {normalise_header(column) for column in header}
+    best, best_score = None, 0
+    for mapping in shipped_mappings().values():
+        tells = [normalise_header(column) for column in mapping.detect]
+        score = sum(tell in keys for tell in tells)
+        if tells and score == len(tells) and score > best_score:
+            best, best_score = mapping, score
+    return best
+
+
+@cache
+def shipped_mappings() -> dict[str, Mapping]:
+    folder = resources.files("threadline.transfer") / "mappings"
+    mappings = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".json"):
+            mapping = _parse(json.loads(entry.read_text(encoding="utf-8")), entry.name)
+            mappings[mapping.name] = mapping
+    return mappings
+
+
+def _grouped(key: str) -> Target | None:
+    for word, group in GROUP_WORDS.items():
+        rest = key.removeprefix(word)
+        if rest != key and ALIASES.get(rest) in GROUPED_FIELDS:
+            return Target(ALIASES[rest], group)
+        if rest != key and rest in PHONE_WORDS | {"number": ""}:
+            return Target("phone", group)
+    return None
+
+
+def _prefixed(key: str) -> Target | None:
+    """Recognise 'contact_email' or 'customer phone' by what follows the noun."""
+    for noun in RECORD_NOUNS:
+        rest = key.removeprefix(noun)
+        if rest != key and rest:
+            return recognise(rest)
+    return None
+
+
+def _from_file(path: Path) -> Mapping:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise InvalidInput(f"There is no mapping file {path}.") from error
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidInput(f"{path.name} is not a JSON mapping: {error}.") from error
+    return _parse(data, path.name)
+
+
+def _parse(data: Any, origin: str) -> Mapping:
+    if not isinstance(data, dict) or not isinstance(data.get("columns", {}), dict):
+        raise InvalidInput(
+            f"{origin} must be a JSON object with a 'columns' object mapping each "
+            "header to a field."
+        )
+    columns = {
+        str(header): Target.parse(str(target) if target else "ignore")
+        for header, target in data.get("columns", {}).items()
+    }
+    return Mapping(
+        name=str(data.get("name") or Path(origin).stem),
+        title=str(data.get("title", "")),
+        columns=columns,
+        detect=tuple(data.get("detect", ())),
+        dataset=str(data.get("dataset", "")),
+        options=dict(data.get("options", {})),
+    )
+
+
+_NONE = Mapping(name="automatic")
