@@ -1,0 +1,374 @@
+"""Importing contacts from CSV into parties, contact points and organisations.
+
+Every write goes through the parties and timeline services. A row's party
+is found, in order, by the row's key from an earlier run of the same file,
+by a normalised email, or by a phone with a matching name; only then is a
+new party created. So a second run creates nothing, and the same person
+written three ways in one file becomes one party.
+"""
+
+import logging
+from pathlib import Path
+
+from django.db.models import Q
+
+from threadline.errors import InvalidInput
+from threadline.parties.models import (
+    ContactKind,
+    ContactPoint,
+    Party,
+    PartyKind,
+    Relationship,
+    RelationshipKind,
+)
+from threadline.parties.names import fold
+from threadline.parties.services import (
+    add_contact_point,
+    add_relationship,
+    create_party,
+    set_tags,
+)
+from threadline.timeline.actors import Actor
+from threadline.timeline.kinds import Kind
+from threadline.timeline.services import record_event
+from threadline.transfer.contacts import Contact, Point, build_contact
+from threadline.transfer.mapping import (
+    Mapping,
+    Target,
+    detect_mapping,
+    load_mapping,
+    plan_columns,
+)
+from threadline.transfer.reading import Table, open_table
+from threadline.transfer.report import ImportReport
+from threadline.transfer.writing import (
+    NoProgress,
+    Progress,
+    SkipRow,
+    import_transaction,
+    write_rows,
+)
+
+logger = logging.getLogger(__name__)
+
+IDENTIFYING_FIELDS = frozenset(
+    {"full_name", "given_name", "family_name", "email", "phone", "company"}
+)
+NOTE_SUMMARY_CHARS = 120
+
+
+def import_path(
+    path: Path,
+    *,
+    mapping: str | None = None,
+    dry_run: bool = False,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a CSV file, or a folder holding a known data set.
+
+    Raises InvalidInput, before anything is written, for a file or mapping
+    that cannot be used.
+    """
+    chosen = load_mapping(mapping) if mapping else None
+    if path.is_dir() or (chosen is not None and chosen.dataset):
+        return _import_dataset(path, chosen, dry_run, progress)
+
+    table = open_table(path, encoding)
+    chosen = chosen or detect_mapping(table.header)
+    if chosen is not None and chosen.dataset:
+        return _import_dataset(path.parent, chosen, dry_run, progress)
+    return import_contacts(table, chosen, dry_run=dry_run, progress=progress)
+
+
+def import_contacts(
+    table: Table,
+    mapping: Mapping | None,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import the rows of a contacts table; return what was (or would be) done."""
+    plan = plan_columns(table.header, mapping)
+    report = _new_report(table, mapping, plan, dry_run)
+    _require_identifying_column(table, plan)
+    writer = ContactWriter(table.path.name, report)
+    shown = progress or NoProgress()
+
+    shown.start(table.row_count, table.path.name)
+    with import_transaction(dry_run):
+        rows = (
+            (line, build_contact(line, cells, plan)) for line, cells in table.rows()
+        )
+        write_rows(_counted(rows, report), writer.write, report, shown)
+    shown.finish()
+
+    logger.info(
+        "Import of %s: %d of %d rows used%s",
+        table.path.name,
+        report.rows_used,
+        report.rows,
+        " (dry run)" if dry_run else "",
+    )
+    return report
+
+
+class ContactWriter:
+    """Writes contacts of one file, remembering its organisations."""
+
+    def __init__(self, file_name: str, report: ImportReport) -> None:
+        self.file_name = file_name
+        self.source = f"import:{file_name}"[:100]
+        self.actor = Actor.importer(f"import of {file_name}")
+        self.organisations: dict[str, Party] = {}
+        self.report = report
+
+    def write(self, contact: Contact) -> None:
+        if not contact.is_usable:
+            raise SkipRow("no name, email, phone or company to import")
+
+        organisation = self._organisation(contact) if contact.company else None
+        if contact.is_person:
+            party = self._person(contact)
+            if organisation is not None:
+                self._works_at(party, organisation, contact.role)
+        else:
+            assert organisation is not None
+            party = organisation
+            self._add_missing(party, contact)
+        self._note(party, contact)
+        self._import_record(party, contact)
+
+    def _person(self, contact: Contact) -> Party:
+        party = Party.objects.filter(
+            source=self.source, external_id=contact.key
+        ).first()
+        party = party or _matching_person(contact)
+        if party is not None:
+            self._add_missing(party, contact)
+            return party
+
+        points = _distinct(contact)
+        party = create_party(
+            self.actor,
+            display_name_text=contact.person_name or _fallback_name(contact),
+            given_name=contact.given_name,
+            family_name=contact.family_name,
+            emails=[point.raw for point in points[ContactKind.EMAIL]],
+            phones=[point.raw for point in points[ContactKind.PHONE]],
+            addresses=[point.raw for point in points[ContactKind.ADDRESS]],
+            tags=contact.tags,
+            source=self.source,
+            external_id=contact.key,
+            **({"stage": contact.stage} if contact.stage else {}),
+        )
+        self._count("person")
+        self._count("contact point", sum(len(found) for found in points.values()))
+        return party
+
+    def _organisation(self, contact: Contact) -> Party:
+        key = fold(contact.company)[:190]
+        if key in self.organisations:
+            return self.organisations[key]
+
+        party = (
+            Party.objects.filter(kind=PartyKind.ORGANISATION, sort_name=key)
+            .order_by("id")
+            .first()
+        )
+        if party is None:
+            own: dict[str, list[Point]] = {}
+            if not contact.is_person:
+                own = _distinct(contact)
+            party = create_party(
+                self.actor,
+                kind=PartyKind.ORGANISATION,
+                display_name_text=contact.company,
+                phones=[point.raw for point in own.get(ContactKind.PHONE, [])],
+                addresses=[point.raw for point in own.get(ContactKind.ADDRESS, [])],
+                source=self.source,
+                external_id=f"org:{key}",
+            )
+            self._count("organisation")
+            self._count("contact point", sum(len(found) for found in own.values()))
+        self.organisations[key] = party
+        return party
+
+    def _add_missing(self, party: Party, contact: Contact) -> None:
+        """Add the row's contact points and tags the party does not have yet."""
+        known = set(party.contact_points.values_list("kind", "value", "extension"))
+        for kind, points in _distinct(contact).items():
+            for point in points:
+                if (kind, point.value, point.extension) in known:
+                    continue
+                add_contact_point(party, self.actor, kind, point.raw, label=point.label)
+                known.add((kind, point.value, point.extension))
+                self._count("contact point")
+
+        current = set(party.tags.values_list("name", flat=True))
+        wanted = {" ".join(tag.split()).lower()[:50] for tag in contact.tags}
+        if not wanted <= current:
+            set_tags(party, self.actor, current | wanted)
+
+    def _works_at(self, person: Party, organisation: Party, role: str) -> None:
+        linked = Relationship.objects.filter(
+            from_party=person,
+            to_party=organisation,
+            kind=RelationshipKind.WORKS_AT,
+            ended_on__isnull=True,
+        )
+        if linked.exists():
+            return
+        add_relationship(
+            person, organisation, self.actor, RelationshipKind.WORKS_AT, role=role
+        )
+        self._count("relationship")
+
+    def _note(self, party: Party, contact: Contact) -> None:
+        if not contact.notes:
+            return
+        _, created = record_event(
+            party,
+            Kind.NOTE,
+            _note_summary(contact.notes),
+            actor=self.actor,
+            body=contact.notes,
+            source=self.source,
+            external_id=f"{contact.key}:note",
+        )
+        self._count("note", created)
+
+    def _import_record(self, party: Party, contact: Contact) -> None:
+        _, created = record_event(
+            party,
+            Kind.IMPORT,
+            f"Imported from {self.file_name}, line {contact.line}",
+            actor=self.actor,
+            payload={"file": self.file_name, "row": contact.line},
+            source=self.source,
+            external_id=f"{contact.key}:import",
+        )
+        self._count("import record", created)
+
+    def _count(self, kind: str, number: int = 1) -> None:
+        self.report.created[kind] += number
+
+
+def _import_dataset(
+    path: Path, mapping: Mapping | None, dry_run: bool, progress: Progress | None
+) -> ImportReport:
+    from threadline.transfer import maven
+
+    if mapping is None:
+        mapping = maven.mapping_for_folder(path)
+    if mapping.dataset != maven.DATASET:
+        raise InvalidInput(
+            f"The mapping {mapping.name!r} describes single files; give a CSV file."
+        )
+    return maven.import_dataset(path, mapping, dry_run=dry_run, progress=progress)
+
+
+def _new_report(
+    table: Table, mapping: Mapping | None, plan: list[Target | None], dry_run: bool
+) -> ImportReport:
+    return ImportReport(
+        file=table.path.name,
+        mapping=mapping.name if mapping else "automatic",
+        description=table.description,
+        dry_run=dry_run,
+        columns=[
+            (column, str(target))
+            for column, target in zip(table.header, plan, strict=True)
+            if target
+        ],
+        ignored_columns=[
+            column
+            for column, target in zip(table.header, plan, strict=True)
+            if target is None and column
+        ],
+    )
+
+
+def _require_identifying_column(table: Table, plan: list[Target | None]) -> None:
+    if any(target and target.field in IDENTIFYING_FIELDS for target in plan):
+        return
+    columns = ", ".join(repr(column) for column in table.header[:12])
+    raise InvalidInput(
+        f"None of the columns of {table.path.name} names a person or a company "
+        f"(its columns: {columns}). Write a mapping for it and give it with "
+        "--mapping FILE.json."
+    )
+
+
+def _counted(rows, report):  # type: ignore[no-untyped-def]
+    """Count rows as they stream by and report each row's warnings."""
+    for line, contact in rows:
+        report.rows += 1
+        for warning in contact.warnings:
+            report.problem(line, warning, skipped=False)
+        yield line, contact
+
+
+def _matching_person(contact: Contact) -> Party | None:
+    emails = [point.value for point in contact.emails]
+    if emails:
+        point = (
+            ContactPoint.objects.filter(
+                kind=ContactKind.EMAIL, value__in=emails, party__kind=PartyKind.PERSON
+            )
+            .select_related("party")
+            .order_by("id")
+            .first()
+        )
+        if point is not None:
+            return point.party
+
+    phones = [point.value for point in contact.phones if point.dialable]
+    candidates = ContactPoint.objects.filter(
+        Q(kind=ContactKind.PHONE, value__in=phones), party__kind=PartyKind.PERSON
+    ).select_related("party")
+    for point in candidates.order_by("id") if phones else ():
+        if _same_person(point.party, contact):
+            return point.party
+    return None
+
+
+def _same_person(party: Party, contact: Contact) -> bool:
+    """A shared phone is the same person only if the names agree: households
+    and offices share numbers."""
+    name = fold(contact.person_name)
+    if not name or name == party.sort_name:
+        return True
+    family = fold(contact.family_name)
+    if not family or family != fold(party.family_name):
+        return False
+    given, known = fold(contact.given_name), fold(party.given_name)
+    return not given or not known or given[0] == known[0]
+
+
+def _distinct(contact: Contact) -> dict[str, list[Point]]:
+    found: dict[str, list[Point]] = {}
+    for kind, points in (
+        (ContactKind.EMAIL, contact.emails),
+        (ContactKind.PHONE, contact.phones),
+        (ContactKind.ADDRESS, contact.addresses),
+    ):
+        unique: dict[tuple[str, str], Point] = {}
+        for point in points:
+            unique.setdefault((point.value, point.extension), point)
+        found[kind] = list(unique.values())
+    return found
+
+
+def _fallback_name(contact: Contact) -> str:
+    """Name a person with no name by their email, else their phone."""
+    for point in (*contact.emails, *contact.phones):
+        return point.raw
+    return contact.company
+
+
+def _note_summary(notes: str) -> str:
+    first = notes.strip().splitlines()[0].strip() if notes.strip() else ""
+    if len(first) > NOTE_SUMMARY_CHARS or "\n" in notes.strip():
+        return first[:NOTE_SUMMARY_CHARS].rstrip() + "…"
+    return first

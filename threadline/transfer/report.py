@@ -1,0 +1,67 @@
+"""What an import did, or would do: counts per kind and every row's problem."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+# How each created thing is named in the summary, singular and plural.
+NOUNS = {
+    "person": ("person", "people"),
+    "organisation": ("organisation", "organisations"),
+    "contact point": ("contact point", "contact points"),
+    "relationship": ("works-at relationship", "works-at relationships"),
+    "note": ("note", "notes"),
+    "import record": ("import record", "import records"),
+    "user": ("staff user", "staff users"),
+    "thread": ("deal thread", "deal threads"),
+    "quote": ("quote", "quotes"),
+    "status change": ("deal outcome", "deal outcomes"),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A row that could not be used (skipped) or was used in part."""
+
+    line: int
+    message: str
+    skipped: bool
+    file: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file} line {self.line}" if self.file else f"line {self.line}"
+        outcome = "skipped" if self.skipped else "imported without it"
+        return f"{where}: {self.message} ({outcome})"
+
+
+@dataclass
+class ImportReport:
+    """The outcome of one import, filled in as the rows go by."""
+
+    file: str
+    mapping: str = "automatic"
+    description: str = ""
+    dry_run: bool = False
+    rows: int = 0
+    rows_used: int = 0
+    created: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+    columns: list[tuple[str, str]] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for problem in self.problems if problem.skipped)
+
+    def problem(
+        self, line: int, message: str, *, skipped: bool, file: str = ""
+    ) -> None:
+        self.problems.append(Problem(line, message, skipped, file))
+
+    def created_text(self) -> str:
+        """'2 people, 1 organisation', in a fixed order; 'nothing' when empty."""
+        parts = []
+        for key, (one, many) in NOUNS.items():
+            count = self.created.get(key, 0)
+            if count:
+                parts.append(f"{count:,} {one if count == 1 else many}")
+        return ", ".join(parts) or "nothing new"

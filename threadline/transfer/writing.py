@@ -1,0 +1,95 @@
+"""Writing imported rows: one savepoint per row, commits in batches.
+
+A row that a service refuses is rolled back alone and reported; the rows
+before and after it still import. A real run commits every BATCH_ROWS rows,
+so other writers queue only briefly behind a long import; a dry run does all
+of it inside one transaction that is rolled back at the end.
+"""
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from typing import Protocol, TypeVar
+
+from django.db import transaction
+
+from threadline.errors import ThreadlineError
+from threadline.transfer.report import ImportReport
+
+logger = logging.getLogger(__name__)
+
+BATCH_ROWS = 500
+Row = TypeVar("Row")
+
+
+class SkipRow(ThreadlineError):
+    """The row cannot be used; the message says why."""
+
+    code = "skipped"
+
+
+class Progress(Protocol):
+    def start(self, total: int, label: str) -> None: ...
+
+    def advance(self, rows: int = 1) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class NoProgress:
+    """Progress that shows nothing: tests, pipes and the API."""
+
+    def start(self, total: int, label: str) -> None:
+        return None
+
+    def advance(self, rows: int = 1) -> None:
+        return None
+
+    def finish(self) -> None:
+        return None
+
+
+@contextmanager
+def import_transaction(dry_run: bool) -> Iterator[None]:
+    """Wrap a dry run in a transaction that is always rolled back."""
+    if not dry_run:
+        yield
+        return
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+def write_rows(
+    rows: Iterable[tuple[int, Row]],
+    write: Callable[[Row], None],
+    report: ImportReport,
+    progress: Progress,
+    *,
+    file: str = "",
+) -> None:
+    """Write each (line, row) through `write`, reporting the rows it refuses."""
+    iterator = iter(rows)
+    while batch := list(islice(iterator, BATCH_ROWS)):
+        with transaction.atomic():
+            for line, row in batch:
+                _write_one(line, row, write, report, file)
+                progress.advance()
+
+
+def _write_one(
+    line: int,
+    row: Row,
+    write: Callable[[Row], None],
+    report: ImportReport,
+    file: str,
+) -> None:
+    try:
+        with transaction.atomic():
+            write(row)
+    except ThreadlineError as error:
+        report.problem(line, error.message.rstrip("."), skipped=True, file=file)
+        logger.debug("Skipped line %d: %s", line, error.message)
+        return
+    report.rows_used += 1
