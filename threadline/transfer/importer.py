@@ -39,15 +39,10 @@ from threadline.transfer.mapping import (
     load_mapping,
     plan_columns,
 )
+from threadline.transfer.progress import NoProgress, Progress
 from threadline.transfer.reading import Table, open_table
 from threadline.transfer.report import ImportReport
-from threadline.transfer.writing import (
-    NoProgress,
-    Progress,
-    SkipRow,
-    import_transaction,
-    write_rows,
-)
+from threadline.transfer.writing import SkipRow, import_transaction, write_rows
 
 logger = logging.getLogger(__name__)
 

@@ -28,15 +28,10 @@ from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.timeline.services import record_event
 from threadline.transfer.mapping import Mapping, shipped_mappings
+from threadline.transfer.progress import NoProgress, Progress
 from threadline.transfer.reading import Table, open_table
 from threadline.transfer.report import ImportReport
-from threadline.transfer.writing import (
-    NoProgress,
-    Progress,
-    SkipRow,
-    import_transaction,
-    write_rows,
-)
+from threadline.transfer.writing import SkipRow, import_transaction, write_rows
 
 logger = logging.getLogger(__name__)
 

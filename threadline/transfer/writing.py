@@ -10,11 +10,12 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from django.db import transaction
 
 from threadline.errors import ThreadlineError
+from threadline.transfer.progress import Progress
 from threadline.transfer.report import ImportReport
 
 logger = logging.getLogger(__name__)
@@ -27,27 +28,6 @@ class SkipRow(ThreadlineError):
     """The row cannot be used; the message says why."""
 
     code = "skipped"
-
-
-class Progress(Protocol):
-    def start(self, total: int, label: str) -> None: ...
-
-    def advance(self, rows: int = 1) -> None: ...
-
-    def finish(self) -> None: ...
-
-
-class NoProgress:
-    """Progress that shows nothing: tests, pipes and the API."""
-
-    def start(self, total: int, label: str) -> None:
-        return None
-
-    def advance(self, rows: int = 1) -> None:
-        return None
-
-    def finish(self) -> None:
-        return None
 
 
 @contextmanager

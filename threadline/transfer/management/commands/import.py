@@ -1,17 +1,15 @@
 """threadline import FILE [--mapping NAME|FILE] [--dry-run]: bring data in."""
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from threadline.errors import ThreadlineError
 from threadline.transfer.importer import import_path
 from threadline.transfer.mapping import shipped_mappings
+from threadline.transfer.progress import BarProgress, NoProgress, Progress
 from threadline.transfer.report import ImportReport
-from threadline.transfer.writing import NoProgress, Progress
 
 
 class Command(BaseCommand):
@@ -80,22 +78,3 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Imported {used}{skipped}.")
             self.stdout.write(self.style.SUCCESS(f"Created: {report.created_text()}."))
-
-
-class BarProgress:
-    """A progress bar for a person watching a terminal."""
-
-    def __init__(self, stream: Any = sys.stdout) -> None:
-        self.stream = stream
-        self.bar: tqdm[Any] | None = None
-
-    def start(self, total: int, label: str) -> None:
-        self.bar = tqdm(total=total, desc=label, unit="row", file=self.stream)
-
-    def advance(self, rows: int = 1) -> None:
-        if self.bar is not None:
-            self.bar.update(rows)
-
-    def finish(self) -> None:
-        if self.bar is not None:
-            self.bar.close()

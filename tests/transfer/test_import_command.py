@@ -1,0 +1,201 @@
+"""threadline import: what it prints, what it changes and how it fails."""
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from threadline.parties.models import ContactPoint, Party, Relationship, Tag
+from threadline.timeline.models import Event
+from threadline.transfer.progress import BarProgress
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_import(*args: str) -> str:
+    out = io.StringIO()
+    call_command("import", *args, stdout=out)
+    return out.getvalue()
+
+
+def record_size() -> tuple[int, ...]:
+    return tuple(
+        model.objects.count()
+        for model in (Party, ContactPoint, Relationship, Event, Tag)
+    )
+
+
+@pytest.fixture
+def contacts(tmp_path: Path) -> Path:
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "name,email,company,job title,notes,tags\n"
+        "Jane Example,jane@example.com,Example Plumbing,Office manager,"
+        '"Call after 3pm.\n'
+        'Prefers ""email""",vip\n'
+        ",,,,a note with nobody to put it on,\n"
+        "Raj Sample,not-an-address,Example Plumbing,Fitter,,\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_import_reports_what_it_created(contacts):
+    output = run_import(str(contacts))
+
+    assert "Read contacts.csv: UTF-8, comma-separated." in output
+    assert "Columns: name → full_name, email → email, company → company" in output
+    assert "Imported 2 of 3 rows usable, 1 skipped." in output
+    assert (
+        "Created: 2 people, 1 organisation, 1 contact point, "
+        "2 works-at relationships, 1 note, 2 import records."
+    ) in output
+
+
+def test_a_person_with_a_company_works_there_in_their_role(contacts):
+    run_import(str(contacts))
+
+    jane = Party.objects.get(display_name="Jane Example")
+    link = Relationship.objects.get(from_party=jane)
+    assert (link.to_party.display_name, link.role) == (
+        "Example Plumbing",
+        "Office manager",
+    )
+    assert list(jane.tags.values_list("name", flat=True)) == ["vip"]
+
+
+def test_unusable_row_is_reported_with_its_physical_line(contacts):
+    output = run_import(str(contacts))
+
+    assert "line 4: no name, email, phone or company to import (skipped)" in output
+
+
+def test_bad_value_is_reported_and_the_rest_of_the_row_imported(contacts):
+    output = run_import(str(contacts))
+
+    assert (
+        "line 5: 'not-an-address' is not an email address; left out "
+        "(imported without it)"
+    ) in output
+    assert Party.objects.filter(display_name="Raj Sample").exists()
+
+
+def test_dry_run_changes_nothing_and_says_what_it_would_create(contacts):
+    before = record_size()
+
+    output = run_import(str(contacts), "--dry-run")
+
+    assert record_size() == before
+    assert "Dry run: 2 of 3 rows usable, 1 skipped; nothing was changed." in output
+    assert "Would create: 2 people, 1 organisation," in output
+    assert "line 4: no name, email, phone or company to import (skipped)" in output
+
+
+def test_second_run_of_the_same_file_creates_nothing(contacts):
+    run_import(str(contacts))
+    before = record_size()
+
+    output = run_import(str(contacts))
+
+    assert record_size() == before
+    assert "Created: nothing new." in output
+
+
+def test_second_run_matches_people_added_since_by_hand(contacts, make_party):
+    make_party("J. Example", emails=["JANE@example.com"])
+
+    run_import(str(contacts))
+
+    assert Party.objects.filter(display_name__contains="Example").count() == 2
+    assert not Party.objects.filter(display_name="Jane Example").exists()
+
+
+def test_shared_phone_with_another_name_is_not_merged(tmp_path):
+    path = tmp_path / "household.csv"
+    path.write_text(
+        "first name,last name,phone\n"
+        "John,Smith,+1 202 555 0100\n"
+        "Mary,Jones,+1 202 555 0100\n",
+        encoding="utf-8",
+    )
+
+    run_import(str(path))
+
+    assert Party.objects.count() == 2
+
+
+def test_missing_file_is_a_clear_error():
+    with pytest.raises(CommandError, match="There is no file .*nowhere.csv"):
+        run_import("nowhere.csv")
+
+
+def test_unknown_mapping_is_a_clear_error(contacts):
+    with pytest.raises(CommandError, match="There is no mapping called 'gmial'"):
+        run_import(str(contacts), "--mapping", "gmial")
+
+
+def test_binary_file_is_refused_and_nothing_changes(tmp_path):
+    path = tmp_path / "photo.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+
+    with pytest.raises(CommandError, match="not a text file"):
+        run_import(str(path))
+    assert record_size() == (0, 0, 0, 0, 0)
+
+
+def test_file_with_no_recognisable_column_is_refused(tmp_path):
+    path = tmp_path / "numbers.csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+
+    with pytest.raises(CommandError, match="names a person or a company"):
+        run_import(str(path))
+
+
+def test_user_mapping_file_names_the_columns(tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_text(
+        "Kundenname,Kontakt\nJane Example,jane@example.com\n", encoding="utf-8"
+    )
+    mapping = tmp_path / "odd.json"
+    mapping.write_text('{"columns": {"Kundenname": "full_name", "Kontakt": "email"}}')
+
+    output = run_import(str(path), "--mapping", str(mapping))
+
+    assert "Mapping: odd." in output
+    assert Party.objects.get().display_name == "Jane Example"
+
+
+def test_progress_bar_counts_rows():
+    stream = io.StringIO()
+    bar = BarProgress(stream)
+
+    bar.start(3, "contacts.csv")
+    bar.advance()
+    bar.advance(2)
+    bar.finish()
+
+    assert "3/3" in stream.getvalue()
+
+
+def test_command_line_exits_non_zero_on_a_missing_file(tmp_path):
+    environment = {**os.environ, "THREADLINE_DATA_DIR": str(tmp_path)}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "threadline.cli", "import", str(tmp_path / "gone.csv")],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "There is no file" in result.stderr
+    assert "Nothing was imported." in result.stderr
