@@ -1,0 +1,66 @@
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import PASSWORD
+from threadline.accounts.models import User
+
+
+def test_sign_in_page_renders(client: Client, db: None) -> None:
+    response = client.get(reverse("accounts:login"))
+
+    assert response.status_code == 200
+    assert b"Sign in" in response.content
+    assert b"csrfmiddlewaretoken" in response.content
+
+
+def test_pages_ask_a_stranger_to_sign_in(client: Client, db: None) -> None:
+    response = client.get(reverse("web:today"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_staff_signs_in_and_lands_on_today(client: Client, staff: User) -> None:
+    response = client.post(
+        reverse("accounts:login"),
+        {"username": "sam@example.com", "password": PASSWORD},
+        follow=True,
+    )
+
+    assert response.redirect_chain[-1][0] == reverse("web:today")
+    assert b"Today" in response.content
+
+
+def test_wrong_password_is_refused_with_a_message(client: Client, staff: User) -> None:
+    response = client.post(
+        reverse("accounts:login"),
+        {"username": "sam@example.com", "password": "not the password"},
+    )
+
+    assert response.status_code == 200
+    assert b"do not match" in response.content
+
+
+def test_sign_out_ends_the_session(client: Client, staff: User) -> None:
+    client.force_login(staff)
+
+    response = client.post(reverse("accounts:logout"))
+
+    assert response.status_code == 302
+    assert client.get(reverse("web:today")).status_code == 302
+
+
+def test_password_change_works(client: Client, staff: User) -> None:
+    client.force_login(staff)
+    new = "a brand new passphrase 42"
+
+    page = client.get(reverse("accounts:password_change"))
+    response = client.post(
+        reverse("accounts:password_change"),
+        {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+    )
+
+    assert page.status_code == 200
+    assert response["Location"] == reverse("accounts:password_change_done")
+    staff.refresh_from_db()
+    assert staff.check_password(new)

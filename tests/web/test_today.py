@@ -1,0 +1,114 @@
+import datetime as dt
+from collections.abc import Callable
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from threadline.accounts.models import User
+from threadline.followups.services import create_follow_up
+from threadline.parties.models import Party
+from threadline.parties.services import restrict_party
+from threadline.timeline.actors import Actor
+from threadline.timeline.services import record_event
+
+
+def _fill_day(party: Party, user: User, now: dt.datetime) -> None:
+    actor = Actor.for_user(user)
+    create_follow_up(
+        party, actor, "Call back about the quote", now - dt.timedelta(1), user
+    )
+    create_follow_up(
+        party, actor, "Send the invoice", now + dt.timedelta(minutes=1), user
+    )
+    record_event(
+        party,
+        "message",
+        "Can you come on Friday?",
+        actor=actor,
+        payload={"direction": "inbound"},
+    )
+    record_event(
+        party,
+        "booking",
+        "Boiler check",
+        actor=actor,
+        payload={"starts_at": (now + dt.timedelta(minutes=2)).isoformat()},
+    )
+
+
+def test_today_shows_my_follow_ups_messages_and_bookings(
+    signed_in: Callable[[User], Client], staff: User, jane: Party, now: dt.datetime
+) -> None:
+    _fill_day(jane, staff, now)
+
+    response = signed_in(staff).get(reverse("web:today"))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Call back about the quote" in page
+    assert "Overdue" in page
+    assert "Can you come on Friday?" not in page  # the party is listed, not the text
+    assert "Waiting for our reply" in page
+    assert "Boiler check" in page
+
+
+def test_today_lists_my_customers_gone_quiet(
+    signed_in: Callable[[User], Client],
+    staff: User,
+    make_party: Callable[..., Party],
+    now: dt.datetime,
+) -> None:
+    quiet = make_party("Quiet Quentin", stage="customer", owner=staff)
+    record_event(
+        quiet,
+        "visit",
+        "Serviced the boiler",
+        actor=Actor.system("test"),
+        occurred_at=now - dt.timedelta(days=200),
+    )
+
+    response = signed_in(staff).get(reverse("web:today"))
+
+    assert "Quiet Quentin" in response.content.decode()
+
+
+def test_today_hides_restricted_parties_from_outsiders(
+    signed_in: Callable[[User], Client],
+    owner: User,
+    outsider: User,
+    jane: Party,
+    now: dt.datetime,
+) -> None:
+    _fill_day(jane, owner, now)
+    restrict_party(jane, Actor.for_user(owner), restricted=True)
+    create_follow_up(
+        jane, Actor.system("test"), "Secret follow-up", now - dt.timedelta(1), outsider
+    )
+
+    response = signed_in(outsider).get(reverse("web:today"))
+
+    page = response.content.decode()
+    assert "Jane Example" not in page
+    assert "Secret follow-up" not in page
+    assert "Boiler check" not in page
+
+
+def test_today_costs_the_same_queries_with_more_work(
+    signed_in: Callable[[User], Client],
+    staff: User,
+    make_party: Callable[..., Party],
+    now: dt.datetime,
+) -> None:
+    client = signed_in(staff)
+    _fill_day(make_party("First", owner=staff), staff, now)
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("web:today"))
+
+    for n in range(5):
+        _fill_day(make_party(f"Party {n}", owner=staff), staff, now)
+    with CaptureQueriesContext(connection) as many:
+        client.get(reverse("web:today"))
+
+    assert len(many) == len(few)
