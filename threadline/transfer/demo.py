@@ -24,6 +24,7 @@ from django.utils import timezone
 from threadline.accounts.models import Role, User
 from threadline.accounts.services import create_user, deactivate_user, hand_over
 from threadline.errors import InvalidInput
+from threadline.followups.models import FollowUp, FollowUpStatus
 from threadline.followups.services import complete_follow_up, create_follow_up
 from threadline.parties.models import (
     Channel,
@@ -45,6 +46,7 @@ from threadline.threads.models import Thread, ThreadKind, ThreadStatus
 from threadline.threads.services import open_thread, update_thread
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
+from threadline.timeline.models import Event
 from threadline.timeline.services import record_event
 
 logger = logging.getLogger(__name__)
@@ -317,9 +319,6 @@ def apply_plan(
 
 def demo_counts() -> dict[str, int]:
     """Count what the demo shows off, from the record itself."""
-    from threadline.followups.models import FollowUp, FollowUpStatus
-    from threadline.timeline.models import Event
-
     now = timezone.now()
     end_of_today = dt.datetime.combine(
         timezone.localdate() + dt.timedelta(days=1),
@@ -366,7 +365,9 @@ class _Planner:
         self.invoice_number = 2210
         self.staff = _staff()
         self.workers = [s.key for s in self.staff if s.role != Role.VIEWER]
-        self.office = [s.key for s in self.staff if s.role in (Role.OWNER, "manager")]
+        self.office = [
+            s.key for s in self.staff if s.role in (Role.OWNER, Role.MANAGER)
+        ]
         self.thread_kinds: dict[str, str] = {}
 
     def plan(self, customers: int) -> Plan:
@@ -565,7 +566,9 @@ class _Planner:
         kind = phonenumbers.PhoneNumberType
         example = phonenumbers.example_number_for_type(
             self.region, kind.FIXED_LINE if landline else kind.MOBILE
-        )
+        ) or phonenumbers.example_number(self.region)
+        if example is None:
+            return f"555 0{rng.randint(100, 199)}"
         national = phonenumbers.format_number(
             example, phonenumbers.PhoneNumberFormat.NATIONAL
         )
@@ -707,11 +710,9 @@ class _Planner:
         return self._bill(party, thread, work + 1, amount, fate)
 
     def _service(self, party: PartyPlan, day: int) -> int:
-        title = (
-            "Gas safety certificate"
-            if "landlord" in party.tags
-            else ("Annual boiler service")
-        )
+        title = "Annual boiler service"
+        if "landlord" in party.tags:
+            title = "Gas safety certificate"
         thread = self._open(party, day, ThreadKind.BOOKING, title, "Book a date")
         self._event(
             party,
