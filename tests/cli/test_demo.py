@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from threadline.accounts.models import User
+from threadline.brief.services import compute_brief
 from threadline.followups.models import FollowUp, FollowUpStatus
 from threadline.parties.models import (
     ContactPoint,
@@ -146,3 +147,36 @@ def test_demo_refuses_an_install_with_real_customers(
 
     after = (Party.objects.count(), Event.objects.count(), User.objects.count())
     assert after == before
+
+
+def test_demo_quotes_are_accepted_declined_and_past_their_date(demo: str) -> None:
+    today = timezone.localdate().isoformat()
+    statuses = set(
+        Event.objects.filter(kind="quote").values_list("payload__status", flat=True)
+    )
+    waiting = Thread.objects.filter(
+        kind=ThreadKind.QUOTE,
+        status=ThreadStatus.WAITING_ON_THEM,
+        events__kind="quote",
+        events__payload__decide_by__lt=today,
+    )
+
+    assert statuses == {"sent", "accepted", "declined"}
+    assert waiting.exists()
+
+
+def test_demo_briefs_show_every_kind_of_warning(demo: str) -> None:
+    codes = {
+        warning.code
+        for party in Party.objects.all()
+        for warning in compute_brief(party).warnings
+    }
+
+    assert {
+        "overdue_follow_up",
+        "unanswered_message",
+        "overdue_invoice",
+        "open_complaint",
+        "quote_past_decision",
+        "booking_today",
+    } <= codes
