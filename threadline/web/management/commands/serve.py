@@ -5,8 +5,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.wsgi import get_wsgi_application
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
 from waitress import create_server
 
 from threadline.accounts.services import issue_setup_token, needs_setup
@@ -40,6 +42,12 @@ def setup_banner(host: str, port: int) -> str:
     )
 
 
+def _unapplied_migrations() -> bool:
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    targets = executor.loader.graph.leaf_nodes()
+    return bool(executor.migration_plan(targets))
+
+
 class Command(BaseCommand):
     help = "Serve Threadline with waitress. Stop it with Ctrl-C."
 
@@ -56,7 +64,10 @@ class Command(BaseCommand):
         host = options["host"]
         port = options["port"] if options["port"] is not None else settings.PORT
         self.check(display_num_errors=False)
-        self.check_migrations()
+        if _unapplied_migrations():
+            raise CommandError(
+                "The database is not up to date. Run `threadline migrate` first."
+            )
         call_command("collectstatic", interactive=False, verbosity=0)
 
         server = create_server(
