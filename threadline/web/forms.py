@@ -23,6 +23,7 @@ from threadline.parties.models import (
 from threadline.timeline.kinds import Kind
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+CENTS = Decimal("0.01")
 LOG_KINDS = [
     (Kind.CALL, "Call"),
     (Kind.MESSAGE, "Message"),
@@ -141,7 +142,7 @@ class QuickLogForm(forms.Form):
         if kind == Kind.MESSAGE:
             payload["channel"] = data.get("channel") or "email"
         if kind in MONEY_KINDS:
-            payload["amount"] = str(data["amount"])
+            payload["amount"] = str(data["amount"].quantize(CENTS))
             payload["currency"] = data["currency"].upper()
         return payload
 

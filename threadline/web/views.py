@@ -623,6 +623,7 @@ def _follow_up_answer(
         context = {
             "row": FollowUpRow.from_model(follow_up, timezone.now()),
             "done": done and not follow_up.is_open,
+            "moved": not done,
             "show_party": request.POST.get("show_party") == "1",
             "can_write": True,
         }
