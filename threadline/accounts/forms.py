@@ -20,7 +20,8 @@ class SetupForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         first, second = data.get("password"), data.get("password_again")
         if first and second and first != second:
             self.add_error("password_again", "The two passwords differ.")

@@ -2,7 +2,7 @@
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from babel.numbers import get_territory_currencies
 from django import forms
@@ -119,7 +119,8 @@ class QuickLogForm(forms.Form):
         )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("kind")
         if kind in MONEY_KINDS:
             for name in ("amount", "currency"):
@@ -169,7 +170,7 @@ class CustomerFilterForm(forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         people = User.objects.filter(is_active=True).order_by("name", "email")
-        self.fields["owner"].choices = [
+        cast(forms.ChoiceField, self.fields["owner"]).choices = [
             ("", "Anyone"),
             ("me", "Me"),
             ("none", "No owner"),
@@ -296,7 +297,8 @@ class RescheduleForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("preset") and data.get("due_at") is None:
             raise forms.ValidationError("Pick a new due time.")
         return data

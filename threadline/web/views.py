@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -64,6 +64,7 @@ from threadline.web.forms import (
     RelationshipForm,
     RescheduleForm,
 )
+from threadline.web.http import StaffRequest
 from threadline.web.timeline import Cursor, TimelinePage, timeline_page
 from threadline.web.today import FollowUpRow, today_for
 
@@ -76,12 +77,12 @@ PICKER_LIMIT = 8
 
 
 @staff_view
-def today(request: HttpRequest) -> HttpResponse:
+def today(request: StaffRequest) -> HttpResponse:
     return render(request, "web/today.html", {"today": today_for(request.user)})
 
 
 @staff_view
-def customers(request: HttpRequest) -> HttpResponse:
+def customers(request: StaffRequest) -> HttpResponse:
     form = CustomerFilterForm(request.GET or None, user=request.user)
     parties = _filtered_parties(request.user, form)
     page = Paginator(parties, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
@@ -93,7 +94,7 @@ def customers(request: HttpRequest) -> HttpResponse:
 
 
 @staff_view
-def party_pick(request: HttpRequest) -> HttpResponse:
+def party_pick(request: StaffRequest) -> HttpResponse:
     """Search results to pick another party from, e.g. for a relationship."""
     query = request.GET.get("q", "")
     exclude = request.GET.get("exclude", "")
@@ -108,7 +109,7 @@ def party_pick(request: HttpRequest) -> HttpResponse:
 
 
 @staff_view
-def party_new(request: HttpRequest) -> HttpResponse:
+def party_new(request: StaffRequest) -> HttpResponse:
     form = NewPartyForm(request.POST or None, initial={"owner": request.user.pk})
     if request.method == "POST" and form.is_valid():
         party = _create_party(request.user, form)
@@ -119,7 +120,7 @@ def party_new(request: HttpRequest) -> HttpResponse:
 
 
 @staff_view
-def party_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def party_detail(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     party = party_for_read(request.user, public_id)
     context = _timeline_context(request, party)
 
@@ -132,7 +133,7 @@ def party_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 
 @staff_view
-def party_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def party_edit(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     party = party_for_write(request.user, public_id)
     form = PartyForm(request.POST or None, initial=_party_initial(party))
     saved = (
@@ -148,7 +149,7 @@ def party_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 @staff_view
 @require_POST
-def log_event(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def log_event(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     """Record what just happened; with htmx, answer with the fresh timeline."""
     party = party_for_write(request.user, public_id)
     form = QuickLogForm(request.POST, user=request.user)
@@ -178,7 +179,7 @@ def log_event(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 @staff_view
 @require_POST
-def contact_point_add(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def contact_point_add(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     party = party_for_write(request.user, public_id)
     form = ContactPointForm(request.POST)
     if form.is_valid():
@@ -195,7 +196,7 @@ def contact_point_add(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
 @staff_view
 @require_POST
 def contact_point_remove(
-    request: HttpRequest, public_id: uuid.UUID, point_id: uuid.UUID
+    request: StaffRequest, public_id: uuid.UUID, point_id: uuid.UUID
 ) -> HttpResponse:
     party = party_for_write(request.user, public_id)
     point = _owned(ContactPoint.objects.filter(party=party), point_id)
@@ -206,7 +207,7 @@ def contact_point_remove(
 
 @staff_view
 @require_POST
-def relationship_add(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def relationship_add(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     party = party_for_write(request.user, public_id)
     form = RelationshipForm(request.POST)
     if form.is_valid():
@@ -234,7 +235,7 @@ def relationship_add(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
 @staff_view
 @require_POST
 def relationship_end(
-    request: HttpRequest, public_id: uuid.UUID, relationship_id: uuid.UUID
+    request: StaffRequest, public_id: uuid.UUID, relationship_id: uuid.UUID
 ) -> HttpResponse:
     party = party_for_write(request.user, public_id)
     links = Relationship.objects.filter(from_party=party) | Relationship.objects.filter(
@@ -250,7 +251,7 @@ def relationship_end(
 
 @staff_view
 @require_POST
-def fact_pin(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def fact_pin(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     party = party_for_write(request.user, public_id)
     form = PinFactForm(request.POST)
     if form.is_valid():
@@ -266,7 +267,7 @@ def fact_pin(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @staff_view
 @require_POST
 def fact_unpin(
-    request: HttpRequest, public_id: uuid.UUID, fact_id: uuid.UUID
+    request: StaffRequest, public_id: uuid.UUID, fact_id: uuid.UUID
 ) -> HttpResponse:
     party = party_for_write(request.user, public_id)
     queryset = PinnedFact.objects.filter(party=party, unpinned_at__isnull=True)
@@ -278,7 +279,7 @@ def fact_unpin(
 
 @staff_view
 @require_POST
-def follow_up_finish(request: HttpRequest, follow_up_id: uuid.UUID) -> HttpResponse:
+def follow_up_finish(request: StaffRequest, follow_up_id: uuid.UUID) -> HttpResponse:
     follow_up = _visible_follow_up(request.user, follow_up_id)
     form = FinishFollowUpForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
@@ -292,7 +293,9 @@ def follow_up_finish(request: HttpRequest, follow_up_id: uuid.UUID) -> HttpRespo
 
 @staff_view
 @require_POST
-def follow_up_reschedule(request: HttpRequest, follow_up_id: uuid.UUID) -> HttpResponse:
+def follow_up_reschedule(
+    request: StaffRequest, follow_up_id: uuid.UUID
+) -> HttpResponse:
     follow_up = _visible_follow_up(request.user, follow_up_id)
     form = RescheduleForm(request.POST)
     if form.is_valid():
@@ -311,7 +314,7 @@ def follow_up_reschedule(request: HttpRequest, follow_up_id: uuid.UUID) -> HttpR
 @staff_view
 @require_POST
 def event_correct(
-    request: HttpRequest, public_id: uuid.UUID, event_id: uuid.UUID
+    request: StaffRequest, public_id: uuid.UUID, event_id: uuid.UUID
 ) -> HttpResponse:
     party = party_for_write(request.user, public_id)
     event = _correctable_event(party, event_id)
@@ -349,7 +352,7 @@ def event_correct(
 @staff_view
 @require_POST
 def event_redact(
-    request: HttpRequest, public_id: uuid.UUID, event_id: uuid.UUID
+    request: StaffRequest, public_id: uuid.UUID, event_id: uuid.UUID
 ) -> HttpResponse:
     party = party_for_write(request.user, public_id)
     event = _correctable_event(party, event_id)
@@ -406,7 +409,7 @@ def _filtered_parties(user: User, form: CustomerFilterForm) -> QuerySet[Party]:
     )
 
 
-def _query_without_page(request: HttpRequest) -> str:
+def _query_without_page(request: StaffRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     return query.urlencode()
@@ -461,7 +464,7 @@ def _party_initial(party: Party) -> dict[str, Any]:
 
 
 def _render_edit(
-    request: HttpRequest,
+    request: StaffRequest,
     party: Party,
     *,
     form: PartyForm | None = None,
@@ -486,7 +489,7 @@ def _render_edit(
 
 
 def _timeline_context(
-    request: HttpRequest, party: Party, *, fresh: bool = False
+    request: StaffRequest, party: Party, *, fresh: bool = False
 ) -> dict[str, Any]:
     """The timeline page the request asks for; `fresh` ignores the filters."""
     kind = "" if fresh else request.GET.get("kind", "")
@@ -523,7 +526,7 @@ def _older_query(page: TimelinePage, kind: str, as_of_text: str) -> str:
 
 
 def _brief_context(
-    request: HttpRequest, party: Party, as_of: dt.datetime | None
+    request: StaffRequest, party: Party, as_of: dt.datetime | None
 ) -> dict[str, Any]:
     brief = compute_brief(party, as_of=as_of)
     return {
@@ -600,7 +603,7 @@ def _visible_follow_up(user: User, public_id: uuid.UUID) -> FollowUp:
     return follow_up
 
 
-def _back(request: HttpRequest, url: str) -> HttpResponse:
+def _back(request: StaffRequest, url: str) -> HttpResponse:
     """Go back to a page: a plain redirect, or a whole-page one under htmx so
     that the page and its messages replace the fragment."""
     if request.htmx:
@@ -608,7 +611,7 @@ def _back(request: HttpRequest, url: str) -> HttpResponse:
     return redirect(url)
 
 
-def _next_or_party(request: HttpRequest, party: Party) -> str:
+def _next_or_party(request: StaffRequest, party: Party) -> str:
     target = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(target, {request.get_host()}):
         return target
@@ -616,7 +619,7 @@ def _next_or_party(request: HttpRequest, party: Party) -> str:
 
 
 def _follow_up_answer(
-    request: HttpRequest, follow_up: FollowUp, *, done: bool
+    request: StaffRequest, follow_up: FollowUp, *, done: bool
 ) -> HttpResponse:
     if request.htmx:
         follow_up.refresh_from_db()
