@@ -75,3 +75,30 @@ def test_profile_changes_cannot_be_corrected_here(
     )
 
     assert response.status_code == 404
+
+
+def test_correction_forms_load_inline_or_as_a_page(
+    signed_in: Callable[[User], Client], staff: User, jane: Party, call: Event
+) -> None:
+    client = signed_in(staff)
+    url = reverse("web:event", args=[jane.public_id, call.public_id])
+
+    inline = client.get(url, **htmx()).content.decode()
+    page = client.get(url).content.decode()
+
+    assert "Corrected summary" in inline and "<html" not in inline
+    assert "Corrected summary" in page and "<html" in page
+
+
+def test_a_removed_entry_has_no_correction_forms(
+    signed_in: Callable[[User], Client], staff: User, jane: Party, call: Event
+) -> None:
+    client = signed_in(staff)
+    client.post(
+        reverse("web:event_redact", args=[jane.public_id, call.public_id]),
+        {"reason": "duplicate"},
+    )
+
+    response = client.get(reverse("web:event", args=[jane.public_id, call.public_id]))
+
+    assert response.status_code == 404

@@ -3,6 +3,7 @@
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from threadline.accounts.models import User
@@ -68,10 +69,10 @@ def today_for(user: User, now: dt.datetime | None = None) -> Today:
     rows = [
         FollowUpRow.from_model(follow_up, moment)
         for follow_up in FollowUp.objects.filter(
+            _party_visible(user),
             assignee=user,
             status=FollowUpStatus.OPEN,
             due_at__lt=end,
-            party__in=visible,
         )
         .select_related("party", "assignee")
         .order_by("due_at", "id")[: LIST_LIMIT * 2]
@@ -96,10 +97,20 @@ def today_for(user: User, now: dt.datetime | None = None) -> Today:
     )
 
 
+def _party_visible(user: User) -> Exists:
+    """Whether a row's party is visible to the user, checked row by row.
+
+    A correlated EXISTS lets SQLite walk the row's own index (assignee and due
+    time, or kind and schedule) and look each party up by key, where
+    `party__in=visible` would first list every visible party.
+    """
+    return Exists(Party.objects.visible_to(user).filter(pk=OuterRef("party_id")))
+
+
 def _bookings(user: User, start: dt.datetime, end: dt.datetime) -> list[Event]:
     bookings = (
         Event.objects.effective()
-        .visible_to(user)
+        .filter(_party_visible(user))
         .filter(kind=Kind.BOOKING, scheduled_for__gte=start, scheduled_for__lt=end)
         .select_related("party")
         .order_by("scheduled_for", "id")[:LIST_LIMIT]

@@ -28,6 +28,7 @@ urlpatterns = [
     ),
     path(PARTY + "facts/", views.fact_pin, name="fact_pin"),
     path(PARTY + "facts/<uuid:fact_id>/unpin/", views.fact_unpin, name="fact_unpin"),
+    path(PARTY + "events/<uuid:event_id>/", views.event_tools, name="event"),
     path(
         PARTY + "events/<uuid:event_id>/correct/",
         views.event_correct,

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -48,7 +48,12 @@ from threadline.search.services import search_parties
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import INTERACTION_KINDS, Kind
 from threadline.timeline.models import Event
-from threadline.timeline.services import correct_event, record_event, redact_event
+from threadline.timeline.services import (
+    correct_event,
+    latest_version,
+    record_event,
+    redact_event,
+)
 from threadline.web.errors import add_service_error, staff_view
 from threadline.web.forms import (
     ContactPointForm,
@@ -74,6 +79,7 @@ CUSTOMERS_PER_PAGE = 25
 # A search narrows to this many best matches before the filters apply.
 SEARCH_LIMIT = 500
 PICKER_LIMIT = 8
+EARLIEST_AS_OF = dt.date(1900, 1, 1)
 
 
 @staff_view
@@ -312,6 +318,23 @@ def follow_up_reschedule(
 
 
 @staff_view
+def event_tools(
+    request: StaffRequest, public_id: uuid.UUID, event_id: uuid.UUID
+) -> HttpResponse:
+    """The forms to correct or remove an entry: inline under htmx, or a page."""
+    party = party_for_write(request.user, public_id)
+    try:
+        event = latest_version(_correctable_event(party, event_id))
+    except InvalidInput as error:
+        raise NotFound(error.message) from error
+    context = {"party": party, "event": event}
+
+    if request.htmx:
+        return render(request, "web/partials/event_tools.html", context)
+    return render(request, "web/event_edit.html", context)
+
+
+@staff_view
 @require_POST
 def event_correct(
     request: StaffRequest, public_id: uuid.UUID, event_id: uuid.UUID
@@ -335,16 +358,14 @@ def event_correct(
         return _back(request, page)
 
     if request.htmx:
-        return render(
-            request,
-            "web/partials/timeline_event.html",
-            {
-                "event": event,
-                "party": party,
-                "can_write": True,
-                "correctable": INTERACTION_KINDS,
-            },
-        )
+        context = {
+            "page": TimelinePage(events=[event], older=None),
+            "party": party,
+            "can_write": True,
+            "correctable": INTERACTION_KINDS,
+            "highlight": event.public_id,
+        }
+        return render(request, "web/partials/timeline_items.html", context)
     messages.success(request, "Corrected.")
     return redirect("web:party", public_id=party.public_id)
 
@@ -544,6 +565,8 @@ def _as_of(text: str) -> tuple[dt.datetime | None, str]:
         day = dt.date.fromisoformat(text)
     except ValueError:
         return None, f"{text!r} is not a date; write it as YYYY-MM-DD."
+    if not EARLIEST_AS_OF <= day <= timezone.localdate():
+        return None, "Pick a day between 1900 and today to look back to."
     end = dt.datetime.combine(day, dt.time.max)
     return timezone.make_aware(end), ""
 
@@ -595,9 +618,10 @@ def _owned(queryset: QuerySet[Any], public_id: uuid.UUID) -> Any:
 def _visible_follow_up(user: User, public_id: uuid.UUID) -> FollowUp:
     """The follow-up if its party is visible (else 404) and the user may
     change it (else 403)."""
-    follow_ups = FollowUp.objects.filter(
-        party__in=Party.objects.visible_to(user)
-    ).select_related("party", "assignee")
+    visible = Party.objects.visible_to(user).filter(pk=OuterRef("party_id"))
+    follow_ups = FollowUp.objects.filter(Exists(visible)).select_related(
+        "party", "assignee"
+    )
     follow_up: FollowUp = _owned(follow_ups, public_id)
     Actor.for_user(user).require_write()
     return follow_up

@@ -34,4 +34,12 @@
       event.target.blur();
     }
   });
+
+  // Close an entry's correction panel that htmx loaded inline.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-close-tools]");
+    if (button) {
+      button.closest(".event-tools-slot").replaceChildren();
+    }
+  });
 })();
