@@ -236,8 +236,12 @@ class PartyForm(forms.Form):
 
 
 class NewPartyForm(PartyForm):
-    email = forms.CharField(max_length=300, required=False)
-    phone = forms.CharField(max_length=100, required=False)
+    phone = forms.CharField(
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel", "placeholder": "any format"}),
+    )
+    email = forms.CharField(max_length=300, required=False, widget=forms.EmailInput())
     address = forms.CharField(label="Postal address", max_length=500, required=False)
 
 
