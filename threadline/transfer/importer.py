@@ -8,7 +8,9 @@ written three ways in one file becomes one party.
 """
 
 import logging
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from django.db.models import Q
 
@@ -144,6 +146,7 @@ class ContactWriter:
             return party
 
         points = _distinct(contact)
+        stage: dict[str, Any] = {"stage": contact.stage} if contact.stage else {}
         party = create_party(
             self.actor,
             display_name_text=contact.person_name or _fallback_name(contact),
@@ -155,7 +158,7 @@ class ContactWriter:
             tags=contact.tags,
             source=self.source,
             external_id=contact.key,
-            **({"stage": contact.stage} if contact.stage else {}),
+            **stage,
         )
         self._count("person")
         self._count("contact point", sum(len(found) for found in points.values()))
@@ -295,7 +298,9 @@ def _require_identifying_column(table: Table, plan: list[Target | None]) -> None
     )
 
 
-def _counted(rows, report):  # type: ignore[no-untyped-def]
+def _counted(
+    rows: Iterable[tuple[int, Contact]], report: ImportReport
+) -> Iterator[tuple[int, Contact]]:
     """Count rows as they stream by and report each row's warnings."""
     for line, contact in rows:
         report.rows += 1

@@ -55,7 +55,7 @@ class Table:
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """Yield each data row with the physical line it starts on."""
-        with self._open() as handle:
+        with self.path.open(encoding=self.encoding, newline="") as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
             next(reader, None)
             line = reader.line_num
@@ -63,9 +63,6 @@ class Table:
                 start, line = line + 1, reader.line_num
                 if any(cell.strip() for cell in cells):
                     yield start, cells
-
-    def _open(self):  # type: ignore[no-untyped-def]
-        return self.path.open(encoding=self.encoding, newline="")
 
 
 def open_table(path: Path, encoding: str | None = None) -> Table:
