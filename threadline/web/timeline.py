@@ -6,12 +6,15 @@ of its last row, so every page is one indexed range scan on
 """
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from django.db.models import Q
 
 from threadline.parties.models import Party
 from threadline.timeline.models import Event
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 30
 # Cursors count whole microseconds from here, so they round-trip exactly.
@@ -30,11 +33,14 @@ class Cursor:
     @classmethod
     def decode(cls, text: str) -> "Cursor | None":
         """Read a cursor from a URL; None for anything malformed."""
+        if not text:
+            return None
         stamp, _, key = text.partition("_")
         try:
             moment = EPOCH + dt.timedelta(microseconds=int(stamp))
             return cls(occurred_at=moment, event_id=int(key))
-        except (ValueError, OverflowError, OSError):
+        except (ValueError, OverflowError):
+            logger.debug("Ignored a malformed timeline cursor %r", text)
             return None
 
 

@@ -1,6 +1,7 @@
 """What a member of staff needs to act on today, in a fixed number of queries."""
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef
@@ -11,6 +12,8 @@ from threadline.followups.models import FollowUp, FollowUpStatus
 from threadline.parties.models import Party, Stage
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
+
+logger = logging.getLogger(__name__)
 
 QUIET_AFTER = dt.timedelta(days=90)
 # Each list is bounded: Today is a to-do list, not a report.
@@ -77,6 +80,7 @@ def today_for(user: User, now: dt.datetime | None = None) -> Today:
         .select_related("party", "assignee")
         .order_by("due_at", "id")[: LIST_LIMIT * 2]
     ]
+    logger.debug("Today for %s: %d follow-ups due", user.public_id, len(rows))
     return Today(
         now=moment,
         overdue=[row for row in rows if row.overdue],

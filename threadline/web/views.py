@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -459,8 +460,10 @@ def _create_party(user: User, form: NewPartyForm) -> Party | None:
 def _update_party(party: Party, user: User, form: PartyForm) -> bool:
     actor = Actor.for_user(user)
     try:
-        update_party(party, actor, **form.fields_for_service())
-        set_tags(party, actor, form.tag_names())
+        # One form, one change: the fields and the tags land together or not.
+        with transaction.atomic():
+            update_party(party, actor, **form.fields_for_service())
+            set_tags(party, actor, form.tag_names())
     except InvalidInput as error:
         add_service_error(form, error)
         return False
