@@ -75,7 +75,7 @@ def test_receptionist_finds_a_customer_by_phone_and_logs_a_call(
     page.keyboard.press("/")
     page.keyboard.type("(415) 555-0134")
     page.keyboard.press("Enter")
-    page.click("text=Jane Example")
+    page.wait_for_url(f"{live_server.url}/customers/{jane.public_id}/")
     page.wait_for_selector("#quick-log")
 
     warning = page.locator(".warnings .warning-danger").first

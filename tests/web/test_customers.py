@@ -91,3 +91,27 @@ def test_restricted_party_is_not_listed_for_an_outsider(
 
     assert "Jane Example" not in listing.content.decode()
     assert "Jane Example" not in search.content.decode()
+
+
+def test_header_search_jumps_to_a_single_match(
+    signed_in: Callable[[User], Client], staff: User, jane: Party
+) -> None:
+    response = signed_in(staff).get(
+        reverse("web:customers"), {"q": "415 555 0134", "go": "1"}
+    )
+
+    assert response["Location"] == reverse("web:party", args=[jane.public_id])
+
+
+def test_header_search_lists_several_matches(
+    signed_in: Callable[[User], Client],
+    staff: User,
+    jane: Party,
+    make_party: Callable[..., Party],
+) -> None:
+    make_party("Jane Other")
+
+    response = signed_in(staff).get(reverse("web:customers"), {"q": "jane", "go": "1"})
+
+    assert response.status_code == 200
+    assert "Jane Other" in response.content.decode()

@@ -95,6 +95,9 @@ def customers(request: StaffRequest) -> HttpResponse:
     page = Paginator(parties, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "query": _query_without_page(request)}
 
+    if request.GET.get("go") and page.paginator.count == 1:
+        # The header's search jumps straight to a customer it alone matches.
+        return redirect("web:party", public_id=page.object_list[0].public_id)
     if request.htmx and request.htmx.target == "customer-results":
         return render(request, "web/partials/customer_results.html", context)
     return render(request, "web/customers.html", context)
