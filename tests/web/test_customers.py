@@ -1,6 +1,8 @@
 from collections.abc import Callable
 
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.web.conftest import htmx
@@ -115,3 +117,20 @@ def test_header_search_lists_several_matches(
 
     assert response.status_code == 200
     assert "Jane Other" in response.content.decode()
+
+
+def test_customer_list_costs_the_same_queries_for_more_customers(
+    signed_in: Callable[[User], Client], staff: User, make_party: Callable[..., Party]
+) -> None:
+    client = signed_in(staff)
+    for n in range(3):
+        make_party(f"Few {n}", phones=[f"+1 415 555 01{n:02d}"], tags=["vip"])
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("web:customers"))
+
+    for n in range(20):
+        make_party(f"Many {n}", phones=[f"+1 415 555 02{n:02d}"], tags=["new"])
+    with CaptureQueriesContext(connection) as many:
+        client.get(reverse("web:customers"))
+
+    assert len(many) == len(few)
