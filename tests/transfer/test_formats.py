@@ -40,8 +40,8 @@ def test_google_placeholder_phones_are_reported_not_stored():
     report = import_path(corpus_path("csv/roundcube_csv2vcard/gmail.csv"))
 
     assert [problem.message for problem in report.problems][:2] == [
-        "'pager' is not a phone number; left out",
-        "'mainphone' is not a phone number; left out",
+        "'pager' is not a phone number, left out",
+        "'mainphone' is not a phone number, left out",
     ]
     assert not Party.objects.get(kind=PartyKind.PERSON).contact_points.filter(
         kind=ContactKind.PHONE

@@ -74,15 +74,15 @@ def test_a_person_with_a_company_works_there_in_their_role(contacts):
 def test_unusable_row_is_reported_with_its_physical_line(contacts):
     output = run_import(str(contacts))
 
-    assert "line 4: no name, email, phone or company to import (skipped)" in output
+    assert "line 4: no name, email, phone or company to import (row skipped)" in output
 
 
 def test_bad_value_is_reported_and_the_rest_of_the_row_imported(contacts):
     output = run_import(str(contacts))
 
     assert (
-        "line 5: 'not-an-address' is not an email address; left out "
-        "(imported without it)"
+        "line 5: 'not-an-address' is not an email address, left out "
+        "(the rest of the row imported)"
     ) in output
     assert Party.objects.filter(display_name="Raj Sample").exists()
 
@@ -95,7 +95,7 @@ def test_dry_run_changes_nothing_and_says_what_it_would_create(contacts):
     assert record_size() == before
     assert "Dry run: 2 of 3 rows usable, 1 skipped; nothing was changed." in output
     assert "Would create: 2 people, 1 organisation," in output
-    assert "line 4: no name, email, phone or company to import (skipped)" in output
+    assert "line 4: no name, email, phone or company to import (row skipped)" in output
 
 
 def test_second_run_of_the_same_file_creates_nothing(contacts):
@@ -199,3 +199,12 @@ def test_command_line_exits_non_zero_on_a_missing_file(tmp_path):
     assert result.returncode == 1
     assert "There is no file" in result.stderr
     assert "Nothing was imported." in result.stderr
+
+
+def test_row_with_more_values_than_columns_is_reported(tmp_path):
+    path = tmp_path / "shifted.csv"
+    path.write_text("name,email\nJane Example,jane@example.com,Example, Inc\n")
+
+    output = run_import(str(path))
+
+    assert "line 2: the row has 4 values but the header names 2 columns" in output

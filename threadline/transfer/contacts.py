@@ -88,6 +88,11 @@ def build_contact(line: int, cells: list[str], plan: list[Target | None]) -> Con
     values = _collect(cells, plan)
     key = _row_key(values)
     contact = Contact(line=line, key=key)
+    if any(cell.strip() for cell in cells[len(plan) :]):
+        contact.warnings.append(
+            f"the row has {len(cells)} values but the header names {len(plan)} "
+            "columns; the values past the last column were left out"
+        )
 
     _read_names(contact, values)
     labels = {
@@ -158,7 +163,7 @@ def _read_emails(
             try:
                 value = normalise_email(raw)
             except InvalidInput:
-                contact.warnings.append(f"{raw!r} is not an email address; left out")
+                contact.warnings.append(f"{raw!r} is not an email address, left out")
                 continue
             contact.emails.append(Point(raw, value, _group_label(group, labels)))
 
@@ -173,7 +178,7 @@ def _read_phones(
             try:
                 parts = normalise_phone(raw)
             except InvalidInput:
-                contact.warnings.append(f"{raw!r} is not a phone number; left out")
+                contact.warnings.append(f"{raw!r} is not a phone number, left out")
                 continue
             label = _group_label(group, labels)
             contact.phones.append(
@@ -233,7 +238,7 @@ def _read_extras(contact: Contact, values: dict[tuple[str, str], list[str]]) -> 
         contact.stage = STAGE_WORDS.get(fold(stage), "")
         if not contact.stage:
             contact.warnings.append(
-                f"stage {stage!r} is not one Threadline knows; left out"
+                f"stage {stage!r} is not one Threadline knows, left out"
             )
 
 

@@ -292,6 +292,7 @@ def detect_mapping(header: list[str]) -> Mapping | None:
         score = sum(tell in keys for tell in tells)
         if tells and score == len(tells) and score > best_score:
             best, best_score = mapping, score
+    logger.debug("Columns look like the %s mapping", best.name if best else "no")
     return best
 
 

@@ -29,7 +29,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file} line {self.line}" if self.file else f"line {self.line}"
-        outcome = "skipped" if self.skipped else "imported without it"
+        outcome = "row skipped" if self.skipped else "the rest of the row imported"
         return f"{where}: {self.message} ({outcome})"
 
 

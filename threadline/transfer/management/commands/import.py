@@ -1,5 +1,6 @@
 """threadline import FILE [--mapping NAME|FILE] [--dry-run]: bring data in."""
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ class Command(BaseCommand):
 
     def _progress(self) -> Progress:
         if self.stdout.isatty():
-            return BarProgress(self.stdout._out)
+            return BarProgress(sys.stdout)
         return NoProgress()
 
     def _print(self, report: ImportReport) -> None:
