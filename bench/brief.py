@@ -33,6 +33,9 @@ REPO = Path(__file__).resolve().parent.parent
 BIG_PARTY_EVENTS = 10_000
 TODAY_FOLLOW_UPS = 1_000
 CHUNK = 20_000
+WARM_UP_ROUNDS = 20
+MIN_ROUNDS = 100
+SCENARIO_BUDGET_SECONDS = 30.0
 TARGETS_MS = {"party page": 30.0, "search": 50.0, "today": 30.0}
 AREA_CODES = ("201", "212", "305", "312", "415", "503", "617", "702", "713", "917")
 # Kinds of the background history and how often each occurs.
@@ -51,6 +54,7 @@ KIND_WEIGHTS = {
 
 def main() -> None:
     args = _arguments()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="threadline-bench-"))
     _configure(data_dir, args.use_database_url)
 
@@ -546,18 +550,21 @@ def measure(world: World, rounds: int, explain: bool) -> None:
         "search partial phone": phone[:9],
     }
 
-    results = []
-    results.append(("party page (10k events)", _time(party_page, rounds), "party page"))
-    results.append(("raw SQL: latest 50 events", _time(latest_events, rounds), ""))
-    results.append(("brief alone", _time(brief, rounds), ""))
+    print(f"\n{'scenario':<46}{'p50 ms':>9}{'p99 ms':>9}{'runs':>6}  target")
+    results = [
+        _row("party page (10k events)", _time(party_page, rounds), "party page"),
+        _row("raw SQL: latest 50 events", _time(latest_events, rounds)),
+        _row("brief alone", _time(brief, rounds)),
+    ]
     search_all: list[float] = []
     for label, query in searches.items():
         timings = _time(partial(_search, search_parties, owner, query), rounds)
         search_all += timings
-        results.append((f"{label} {query!r}", timings, ""))
-    results.append(("search, all four", search_all, "search"))
-    results.append(("Today (1,000 follow-ups)", _time(today_page, rounds), "today"))
-    _report(results)
+        results.append(_row(f"{label} {query!r}", timings))
+    results.append(_row("search, all four", search_all, "search"))
+    results.append(_row("Today (1,000 follow-ups)", _time(today_page, rounds), "today"))
+    ratio = statistics.median(results[0][1]) / statistics.median(results[1][1])
+    print(f"\nparty page / raw SQL at p50: {ratio:.0f}x")
 
     slow = {
         target for _, timings, target in results if target and _missed(timings, target)
@@ -585,14 +592,21 @@ def _ok(response: Any) -> None:
 
 
 def _time(action: Callable[[], Any], rounds: int) -> list[float]:
-    """Warm up, then return each run's duration in milliseconds."""
-    for _ in range(min(20, rounds)):
+    """Warm up, then return each run's duration in milliseconds.
+
+    A scenario slower than its budget stops early, after at least
+    MIN_ROUNDS runs, so one slow path does not hold up the whole report.
+    """
+    for _ in range(min(WARM_UP_ROUNDS, rounds)):
         action()
-    timings = []
-    for _ in range(rounds):
+    timings: list[float] = []
+    deadline = time.monotonic() + SCENARIO_BUDGET_SECONDS
+    while len(timings) < rounds:
         started = time.perf_counter()
         action()
         timings.append((time.perf_counter() - started) * 1000)
+        if len(timings) >= MIN_ROUNDS and time.monotonic() > deadline:
+            break
     return timings
 
 
@@ -605,19 +619,18 @@ def _missed(timings: list[float], target: str) -> bool:
     return _p99(timings) >= TARGETS_MS[target]
 
 
-def _report(results: list[tuple[str, list[float], str]]) -> None:
-    print(f"\n{'scenario':<46}{'p50 ms':>9}{'p99 ms':>9}  target")
-    medians = {}
-    for label, timings, target in results:
-        p50, p99 = statistics.median(timings), _p99(timings)
-        medians[label] = p50
-        goal = ""
-        if target:
-            limit = TARGETS_MS[target]
-            goal = f"p99 < {limit:.0f}  {'ok' if p99 < limit else 'MISSED'}"
-        print(f"{label:<46}{p50:>9.2f}{p99:>9.2f}  {goal}")
-    ratio = medians["party page (10k events)"] / medians["raw SQL: latest 50 events"]
-    print(f"\nparty page / raw SQL at p50: {ratio:.0f}x")
+def _row(
+    label: str, timings: list[float], target: str = ""
+) -> tuple[str, list[float], str]:
+    """Print one scenario's p50 and p99 as soon as it is measured."""
+    p99 = _p99(timings)
+    goal = ""
+    if target:
+        limit = TARGETS_MS[target]
+        goal = f"p99 < {limit:.0f}  {'ok' if p99 < limit else 'MISSED'}"
+    median = statistics.median(timings)
+    print(f"{label:<46}{median:>9.2f}{p99:>9.2f}{len(timings):>6}  {goal}")
+    return label, timings, target
 
 
 def _explain(label: str, action: Callable[[], Any]) -> None:
@@ -652,7 +665,7 @@ def _replay(sql: str, params: Any) -> float:
             cursor.execute(sql, params)
             cursor.fetchall()
 
-    return statistics.median(_time(once, 15))
+    return statistics.median(_time(once, 5))
 
 
 def _plan(sql: str, params: Any) -> list[str]:
