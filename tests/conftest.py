@@ -30,6 +30,12 @@ def _plain_static_storage(settings: Any, tmp_path: Any) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # Argon2 is slow by design; the tests check behaviour, not hashing cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _user(email: str, name: str, role: str) -> User:
     return User.objects.create_user(email, PASSWORD, name=name, role=role)
 
