@@ -49,7 +49,7 @@ def test_today_shows_my_follow_ups_messages_and_bookings(
     page = response.content.decode()
     assert "Call back about the quote" in page
     assert "Overdue" in page
-    assert "Can you come on Friday?" not in page  # the party is listed, not the text
+    assert "Can you come on Friday?" in page
     assert "Waiting for our reply" in page
     assert "Boiler check" in page
 

@@ -4,7 +4,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from threadline.accounts.models import User
@@ -87,6 +87,7 @@ def today_for(user: User, now: dt.datetime | None = None) -> Today:
         due_today=[row for row in rows if not row.overdue],
         awaiting_reply=list(
             visible.filter(awaiting_reply_since__isnull=False)
+            .annotate(last_inbound=_last_inbound_summary())
             .select_related("owner")
             .order_by("awaiting_reply_since", "id")[:LIST_LIMIT]
         ),
@@ -109,6 +110,15 @@ def _party_visible(user: User) -> Exists:
     `party__in=visible` would first list every visible party.
     """
     return Exists(Party.objects.visible_to(user).filter(pk=OuterRef("party_id")))
+
+
+def _last_inbound_summary() -> Subquery:
+    """What the party last wrote, read per listed party through the
+    (party, kind, occurred_at) index."""
+    inbound = Event.objects.effective().filter(
+        party=OuterRef("pk"), kind=Kind.MESSAGE, direction="inbound"
+    )
+    return Subquery(inbound.order_by("-occurred_at", "-id").values("summary")[:1])
 
 
 def _bookings(user: User, start: dt.datetime, end: dt.datetime) -> list[Event]:
