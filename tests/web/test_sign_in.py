@@ -64,3 +64,15 @@ def test_password_change_works(client: Client, staff: User) -> None:
     assert response["Location"] == reverse("accounts:password_change_done")
     staff.refresh_from_db()
     assert staff.check_password(new)
+
+
+def test_first_visitor_is_pointed_to_the_setup_link(client: Client, db: None) -> None:
+    response = client.get(reverse("accounts:login"))
+
+    assert b"has no owner yet" in response.content
+
+
+def test_no_setup_hint_once_an_owner_exists(client: Client, owner: User) -> None:
+    response = client.get(reverse("accounts:login"))
+
+    assert b"has no owner yet" not in response.content

@@ -9,7 +9,9 @@ class SetupForm(forms.Form):
     """Create the first owner's account."""
 
     name = forms.CharField(max_length=200, required=False, label="Your name")
-    email = forms.EmailField(label="Email")
+    email = forms.EmailField(
+        label="Email", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
     password = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="At least 10 characters; not a common password.",

@@ -2,8 +2,10 @@
 Django's own views with Threadline's templates (see urls.py)."""
 
 import logging
+from typing import Any
 
 from django.contrib.auth import login
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -15,6 +17,18 @@ from threadline.errors import InvalidInput, NotAllowed
 logger = logging.getLogger(__name__)
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+class SignInView(LoginView):
+    """Django's sign-in, telling a first visitor where the setup link is."""
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["needs_setup"] = needs_setup()
+        return context
 
 
 def setup(request: HttpRequest, token: str) -> HttpResponse:
