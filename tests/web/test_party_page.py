@@ -10,7 +10,8 @@ from threadline.followups.services import create_follow_up
 from threadline.parties.models import Party
 from threadline.parties.services import pin_fact, restrict_party
 from threadline.timeline.actors import Actor
-from threadline.timeline.services import record_event
+from threadline.timeline.models import Event
+from threadline.timeline.services import record_event, redact_event
 
 
 def _page(client: Client, party: Party, **params: str) -> str:
@@ -159,3 +160,23 @@ def test_a_bad_as_of_date_is_explained(
     page = _page(signed_in(staff), jane, as_of="yesterday")
 
     assert "is not a date" in page
+
+
+def test_as_of_shows_an_entry_removed_later(
+    signed_in: Callable[[User], Client], staff: User, jane: Party, now: dt.datetime
+) -> None:
+    actor = Actor.for_user(staff)
+    two_days_ago = now - dt.timedelta(days=2)
+    call, _ = record_event(
+        jane, "call", "Call later removed", actor=actor, occurred_at=two_days_ago
+    )
+    # Recorded back then: recorded_at is set on insert, so the test moves it.
+    Event.objects.filter(pk=call.pk).update(recorded_at=two_days_ago)
+    redact_event(call, actor=actor, reason="wrong customer")
+    yesterday = (now - dt.timedelta(days=1)).date().isoformat()
+
+    then = _page(signed_in(staff), jane, as_of=yesterday)
+    today = _page(signed_in(staff), jane)
+
+    assert "Call later removed" in then
+    assert "Call later removed" not in today

@@ -9,10 +9,10 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from threadline.parties.models import Party
-from threadline.timeline.models import Event
+from threadline.timeline.models import Event, EventQuerySet
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +58,14 @@ def timeline_page(
     until: dt.datetime | None = None,
     size: int = PAGE_SIZE,
 ) -> TimelinePage:
-    """Return up to `size` effective events and the cursor of the next page."""
-    events = Event.objects.effective().filter(party=party)
+    """Return up to `size` effective events and the cursor of the next page.
+
+    With `until`, the timeline is shown as it stood then: entries recorded
+    later are left out, and corrections made later are not yet applied.
+    """
+    events = _as_it_stood(until).filter(party=party)
     if kind:
         events = events.filter(kind=kind)
-    if until is not None:
-        events = events.filter(occurred_at__lte=until)
     if before is not None:
         events = events.filter(
             Q(occurred_at__lt=before.occurred_at)
@@ -75,3 +77,12 @@ def timeline_page(
         return TimelinePage(events=rows, older=None)
     last = rows[size - 1]
     return TimelinePage(events=rows[:size], older=Cursor(last.occurred_at, last.id))
+
+
+def _as_it_stood(until: dt.datetime | None) -> EventQuerySet:
+    if until is None:
+        return Event.objects.effective()
+    later = Event.objects.filter(corrects=OuterRef("pk"), recorded_at__lte=until)
+    return Event.objects.filter(
+        ~Exists(later), occurred_at__lte=until, recorded_at__lte=until
+    )
