@@ -33,6 +33,7 @@ def test_finishing_inline_answers_with_the_done_row(
     follow_up.refresh_from_db()
     assert follow_up.status == "done"
     assert "is-done" in response.content.decode()
+    assert "brief-changed" in response["HX-Trigger"]
     assert "<html" not in response.content.decode()
 
 

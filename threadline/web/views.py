@@ -16,7 +16,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+from django_htmx.http import (
+    HttpResponseClientRedirect,
+    reswap,
+    retarget,
+    trigger_client_event,
+)
 
 from threadline.accounts.models import User
 from threadline.brief.services import compute_brief
@@ -660,7 +665,9 @@ def _follow_up_answer(
             "show_party": request.POST.get("show_party") == "1",
             "can_write": True,
         }
-        return render(request, "web/partials/follow_up.html", context)
+        response = render(request, "web/partials/follow_up.html", context)
+        # A party page listening for this reloads its brief and its warnings.
+        return trigger_client_event(response, "brief-changed")
     return redirect(_next_or_party(request, follow_up.party))
 
 
