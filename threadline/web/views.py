@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -253,10 +253,7 @@ def relationship_end(
     request: StaffRequest, public_id: uuid.UUID, relationship_id: uuid.UUID
 ) -> HttpResponse:
     party = party_for_write(request.user, public_id)
-    links = Relationship.objects.filter(from_party=party) | Relationship.objects.filter(
-        to_party=party
-    )
-    link = _owned(links.select_related("from_party", "to_party"), relationship_id)
+    link = _owned(_links_of(party), relationship_id)
     form = EndRelationshipForm(request.POST)
     ended_on = form.cleaned_data["ended_on"] if form.is_valid() else None
     end_relationship(link, Actor.for_user(request.user), ended_on)
@@ -504,20 +501,22 @@ def _render_edit(
     link_form: RelationshipForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    links = Relationship.objects.filter(from_party=party) | Relationship.objects.filter(
-        to_party=party
-    )
     context = {
         "party": party,
         "form": form or PartyForm(initial=_party_initial(party)),
         "point_form": point_form or ContactPointForm(),
         "link_form": link_form or RelationshipForm(),
         "points": party.contact_points.all(),
-        "links": links.select_related("from_party", "to_party").order_by(
-            "ended_on", "kind", "id"
-        ),
+        "links": _links_of(party).order_by("ended_on", "kind", "id"),
     }
     return render(request, "web/party_edit.html", context, status=status)
+
+
+def _links_of(party: Party) -> QuerySet[Relationship]:
+    """The party's relationships in either direction, with both ends loaded."""
+    return Relationship.objects.filter(
+        Q(from_party=party) | Q(to_party=party)
+    ).select_related("from_party", "to_party")
 
 
 def _timeline_context(
