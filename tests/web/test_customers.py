@@ -134,3 +134,20 @@ def test_customer_list_costs_the_same_queries_for_more_customers(
         client.get(reverse("web:customers"))
 
     assert len(many) == len(few)
+
+
+def test_unknown_tag_is_ignored_while_the_search_still_applies(
+    signed_in: Callable[[User], Client],
+    staff: User,
+    jane: Party,
+    make_party: Callable[..., Party],
+) -> None:
+    make_party("Someone Else")
+
+    response = signed_in(staff).get(
+        reverse("web:customers"), {"q": "jane", "tag": "no-such-tag"}
+    )
+
+    page = response.content.decode()
+    assert "Jane Example" in page
+    assert "Someone Else" not in page

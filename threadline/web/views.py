@@ -406,7 +406,9 @@ def event_redact(
 
 def _filtered_parties(user: User, form: CustomerFilterForm) -> QuerySet[Party]:
     parties: QuerySet[Party] = Party.objects.visible_to(user)
-    data = form.cleaned_data if form.is_valid() else {}
+    form.is_valid()
+    # A filter that does not parse (an unknown tag) is dropped, not fatal.
+    data = getattr(form, "cleaned_data", {})
     if data.get("q"):
         matches = search_parties(user, data["q"], limit=SEARCH_LIMIT)
         parties = parties.filter(pk__in=matches.values("pk"))
