@@ -208,3 +208,12 @@ def test_row_with_more_values_than_columns_is_reported(tmp_path):
     output = run_import(str(path))
 
     assert "line 2: the row has 4 values but the header names 2 columns" in output
+
+
+def test_identical_rows_make_one_contact(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("name,notes\nJane Example,VIP\nJane Example,VIP\n")
+
+    output = run_import(str(path))
+
+    assert "Created: 1 person, 1 note, 1 import record." in output

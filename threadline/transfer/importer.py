@@ -32,6 +32,7 @@ from threadline.parties.services import (
 )
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
+from threadline.timeline.models import Event
 from threadline.timeline.services import record_event
 from threadline.transfer.contacts import Contact, Point, build_contact
 from threadline.transfer.mapping import (
@@ -119,6 +120,16 @@ class ContactWriter:
         self.actor = Actor.importer(f"import of {file_name}")
         self.organisations: dict[str, Party] = {}
         self.report = report
+        # What earlier runs of this file wrote, read once: looking each key up
+        # through the services scans the whole table on SQLite.
+        self.party_keys = dict(
+            Party.objects.filter(source=self.source).values_list("external_id", "pk")
+        )
+        self.recorded = set(
+            Event.objects.filter(source=self.source).values_list(
+                "external_id", flat=True
+            )
+        )
 
     def write(self, contact: Contact) -> None:
         if not contact.is_usable:
@@ -137,10 +148,8 @@ class ContactWriter:
         self._import_record(party, contact)
 
     def _person(self, contact: Contact) -> Party:
-        party = Party.objects.filter(
-            source=self.source, external_id=contact.key
-        ).first()
-        party = party or _matching_person(contact)
+        known = self.party_keys.get(contact.key)
+        party = Party.objects.get(pk=known) if known else _matching_person(contact)
         if party is not None:
             self._add_missing(party, contact)
             return party
@@ -160,6 +169,7 @@ class ContactWriter:
             external_id=contact.key,
             **stage,
         )
+        self.party_keys[contact.key] = party.pk
         self._count("person")
         self._count("contact point", sum(len(found) for found in points.values()))
         return party
@@ -225,28 +235,47 @@ class ContactWriter:
     def _note(self, party: Party, contact: Contact) -> None:
         if not contact.notes:
             return
-        _, created = record_event(
+        self._record_once(
+            "note",
             party,
             Kind.NOTE,
             _note_summary(contact.notes),
-            actor=self.actor,
+            f"{contact.key}:note",
             body=contact.notes,
-            source=self.source,
-            external_id=f"{contact.key}:note",
         )
-        self._count("note", created)
 
     def _import_record(self, party: Party, contact: Contact) -> None:
-        _, created = record_event(
+        self._record_once(
+            "import record",
             party,
             Kind.IMPORT,
             f"Imported from {self.file_name}, line {contact.line}",
-            actor=self.actor,
+            f"{contact.key}:import",
             payload={"file": self.file_name, "row": contact.line},
-            source=self.source,
-            external_id=f"{contact.key}:import",
         )
-        self._count("import record", created)
+
+    def _record_once(
+        self,
+        noun: str,
+        party: Party,
+        kind: str,
+        summary: str,
+        external_id: str,
+        **fields: Any,
+    ) -> None:
+        if external_id in self.recorded:
+            return
+        _, created = record_event(
+            party,
+            kind,
+            summary,
+            actor=self.actor,
+            source=self.source,
+            external_id=external_id,
+            **fields,
+        )
+        self.recorded.add(external_id)
+        self._count(noun, created)
 
     def _count(self, kind: str, number: int = 1) -> None:
         self.report.created[kind] += number
