@@ -34,7 +34,7 @@ BIG_PARTY_EVENTS = 10_000
 TODAY_FOLLOW_UPS = 1_000
 CHUNK = 20_000
 WARM_UP_ROUNDS = 20
-MIN_ROUNDS = 100
+MIN_ROUNDS = 30
 SCENARIO_BUDGET_SECONDS = 30.0
 TARGETS_MS = {"party page": 30.0, "search": 50.0, "today": 30.0}
 AREA_CODES = ("201", "212", "305", "312", "415", "503", "617", "702", "713", "917")
@@ -557,10 +557,13 @@ def measure(world: World, rounds: int, explain: bool) -> None:
         _row("brief alone", _time(brief, rounds)),
     ]
     search_all: list[float] = []
+    slowest_search = ("", 0.0)
     for label, query in searches.items():
         timings = _time(partial(_search, search_parties, owner, query), rounds)
         search_all += timings
         results.append(_row(f"{label} {query!r}", timings))
+        if _p99(timings) > slowest_search[1]:
+            slowest_search = (query, _p99(timings))
     results.append(_row("search, all four", search_all, "search"))
     results.append(_row("Today (1,000 follow-ups)", _time(today_page, rounds), "today"))
     ratio = statistics.median(results[0][1]) / statistics.median(results[1][1])
@@ -574,10 +577,8 @@ def measure(world: World, rounds: int, explain: bool) -> None:
     if explain or "today" in slow:
         _explain("Today", today_page)
     if explain or "search" in slow:
-        _explain(
-            "search 2-letter name",
-            partial(_search, search_parties, owner, sample.family_name[:2]),
-        )
+        query = slowest_search[0]
+        _explain(f"search {query!r}", partial(_search, search_parties, owner, query))
 
 
 def _search(search: Callable[..., Any], user: Any, query: str) -> None:
@@ -597,8 +598,11 @@ def _time(action: Callable[[], Any], rounds: int) -> list[float]:
     A scenario slower than its budget stops early, after at least
     MIN_ROUNDS runs, so one slow path does not hold up the whole report.
     """
+    warm_until = time.monotonic() + SCENARIO_BUDGET_SECONDS / 6
     for _ in range(min(WARM_UP_ROUNDS, rounds)):
         action()
+        if time.monotonic() > warm_until:
+            break
     timings: list[float] = []
     deadline = time.monotonic() + SCENARIO_BUDGET_SECONDS
     while len(timings) < rounds:
