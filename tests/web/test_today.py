@@ -12,6 +12,7 @@ from threadline.parties.models import Party
 from threadline.parties.services import restrict_party
 from threadline.timeline.actors import Actor
 from threadline.timeline.services import record_event
+from threadline.web.today import FOLLOW_UP_LIMIT
 
 
 def _fill_day(party: Party, user: User, now: dt.datetime) -> None:
@@ -112,3 +113,19 @@ def test_today_costs_the_same_queries_with_more_work(
         client.get(reverse("web:today"))
 
     assert len(many) == len(few)
+
+
+def test_a_long_backlog_shows_the_oldest_and_says_there_is_more(
+    signed_in: Callable[[User], Client], staff: User, jane: Party, now: dt.datetime
+) -> None:
+    actor = Actor.for_user(staff)
+    for n in range(FOLLOW_UP_LIMIT + 3):
+        create_follow_up(
+            jane, actor, f"Backlog item {n:02d}", now - dt.timedelta(days=n + 1), staff
+        )
+
+    page = signed_in(staff).get(reverse("web:today")).content.decode()
+
+    assert f"Backlog item {FOLLOW_UP_LIMIT + 2:02d}" in page  # the oldest
+    assert "Backlog item 00" not in page
+    assert "More are waiting" in page

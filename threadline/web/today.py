@@ -4,7 +4,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from threadline.accounts.models import User
@@ -16,8 +16,10 @@ from threadline.timeline.models import Event
 logger = logging.getLogger(__name__)
 
 QUIET_AFTER = dt.timedelta(days=90)
-# Each list is bounded: Today is a to-do list, not a report.
+# Each list is bounded: Today is a to-do list, not a report. Follow-up rows
+# carry their own forms and cost the most to render, so fewer of them show.
 LIST_LIMIT = 50
+FOLLOW_UP_LIMIT = 20
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Today:
     awaiting_reply: list[Party]
     bookings: list[Event]
     gone_quiet: list[Party]
+    more_follow_ups: bool = False
 
     @property
     def follow_up_count(self) -> int:
@@ -61,7 +64,7 @@ class Today:
 
 
 def today_for(user: User, now: dt.datetime | None = None) -> Today:
-    """Collect the user's day: five queries, whatever the size of the record."""
+    """Collect the user's day: six queries, whatever the size of the record."""
     moment = now or timezone.now()
     start = timezone.localtime(moment).replace(
         hour=0, minute=0, second=0, microsecond=0
@@ -69,22 +72,17 @@ def today_for(user: User, now: dt.datetime | None = None) -> Today:
     end = start + dt.timedelta(days=1)
     visible = Party.objects.visible_to(user)
 
-    rows = [
-        FollowUpRow.from_model(follow_up, moment)
-        for follow_up in FollowUp.objects.filter(
-            _party_visible(user),
-            assignee=user,
-            status=FollowUpStatus.OPEN,
-            due_at__lt=end,
-        )
-        .select_related("party", "assignee")
-        .order_by("due_at", "id")[: LIST_LIMIT * 2]
-    ]
-    logger.debug("Today for %s: %d follow-ups due", user.public_id, len(rows))
+    mine = FollowUp.objects.filter(
+        _party_visible(user), assignee=user, status=FollowUpStatus.OPEN
+    ).select_related("party", "assignee")
+    overdue = _rows(mine.filter(due_at__lt=moment), moment)
+    due_today = _rows(mine.filter(due_at__gte=moment, due_at__lt=end), moment)
+    logger.debug("Today for %s: %d overdue", user.public_id, len(overdue))
     return Today(
         now=moment,
-        overdue=[row for row in rows if row.overdue],
-        due_today=[row for row in rows if not row.overdue],
+        overdue=overdue[:FOLLOW_UP_LIMIT],
+        due_today=due_today[:FOLLOW_UP_LIMIT],
+        more_follow_ups=max(len(overdue), len(due_today)) > FOLLOW_UP_LIMIT,
         awaiting_reply=list(
             visible.filter(awaiting_reply_since__isnull=False)
             .annotate(last_inbound=_last_inbound_summary())
@@ -100,6 +98,12 @@ def today_for(user: User, now: dt.datetime | None = None) -> Today:
             ).order_by("last_interaction_at", "id")[:LIST_LIMIT]
         ),
     )
+
+
+def _rows(follow_ups: QuerySet[FollowUp], now: dt.datetime) -> list[FollowUpRow]:
+    """One more row than is shown, so the page can say there are more."""
+    ordered = follow_ups.order_by("due_at", "id")[: FOLLOW_UP_LIMIT + 1]
+    return [FollowUpRow.from_model(follow_up, now) for follow_up in ordered]
 
 
 def _party_visible(user: User) -> Exists:
