@@ -1,5 +1,6 @@
 from collections.abc import Callable
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 
@@ -67,3 +68,19 @@ def test_viewer_cannot_create(
 
     assert response.status_code == 403
     assert not Party.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "value"),
+    [
+        ("(415) 555-0177", "phone", "(415) 555-0177"),
+        ("nora@example.com", "email", "nora@example.com"),
+        ("Nora New", "family_name", "New"),
+    ],
+)
+def test_a_search_that_found_no_one_prefills_the_form(
+    signed_in: Callable[[User], Client], staff: User, query: str, field: str, value: str
+) -> None:
+    response = signed_in(staff).get(reverse("web:party_new"), {"q": query})
+
+    assert response.context["form"].initial[field] == value

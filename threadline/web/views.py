@@ -3,6 +3,7 @@ only through the apps' services; each serves its page or its htmx fragment."""
 
 import datetime as dt
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -86,6 +87,7 @@ CUSTOMERS_PER_PAGE = 25
 SEARCH_LIMIT = 500
 PICKER_LIMIT = 8
 EARLIEST_AS_OF = dt.date(1900, 1, 1)
+PHONE_LIKE = re.compile(r"\+?[\d\s().\-/]{6,}")
 
 
 @staff_view
@@ -125,7 +127,8 @@ def party_pick(request: StaffRequest) -> HttpResponse:
 
 @staff_view
 def party_new(request: StaffRequest) -> HttpResponse:
-    form = NewPartyForm(request.POST or None, initial={"owner": request.user.pk})
+    initial = {"owner": request.user.pk, **_initial_from_search(request.GET.get("q"))}
+    form = NewPartyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         party = _create_party(request.user, form)
         if party is not None:
@@ -442,6 +445,19 @@ def _query_without_page(request: StaffRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     return query.urlencode()
+
+
+def _initial_from_search(query: str | None) -> dict[str, str]:
+    """Prefill a new customer from a search that found no one."""
+    text = " ".join((query or "").split())
+    if not text:
+        return {}
+    if "@" in text:
+        return {"email": text}
+    if PHONE_LIKE.fullmatch(text):
+        return {"phone": text}
+    given, _, family = text.partition(" ")
+    return {"given_name": given, "family_name": family}
 
 
 def _create_party(user: User, form: NewPartyForm) -> Party | None:
