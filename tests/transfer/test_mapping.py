@@ -49,6 +49,17 @@ from threadline.transfer.mapping import (
         ("Notes", Target("notes")),
         ("Categories", Target("tags")),
         ("Lifecycle stage", Target("stage")),
+        ("Telefon geschäftlich", Target("phone", "work")),
+        ("Tel. privat", Target("phone", "home")),
+        ("Mobiltelefon", Target("phone", "mobile")),
+        ("Straße geschäftlich", Target("street", "work")),
+        ("Postleitzahl geschäftlich", Target("postcode", "work")),
+        ("Land/Region geschäftlich", Target("country", "work")),
+        ("E-Mail 2: Adresse", Target("email", "2")),
+        ("Primäre E-Mail-Adresse", Target("email")),
+        ("Sekundäre E-Mail-Adresse", Target("email", "other")),
+        ("Anzeigename", Target("full_name")),
+        ("Kategorien", Target("tags")),
     ],
 )
 def test_common_headers_are_recognised(header, target):

@@ -58,6 +58,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "primaryemail",
         "emailadresse",
         "mailadresse",
+        "primareemailadresse",
         "courriel",
         "correo",
     ),
@@ -68,6 +69,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "telephonenumber",
         "tel",
         "telefon",
+        "telnr",
         "telefonnummer",
         "telefono",
     ),
@@ -98,6 +100,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "name",
         "fullname",
         "displayname",
+        "anzeigename",
         "contactname",
         "contact",
         "customer",
@@ -154,7 +157,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "postleitzahl",
         "codepostal",
     ),
-    "country": ("country", "countryregion", "land", "pays", "pais"),
+    "country": ("country", "countryregion", "land", "landregion", "pays", "pais"),
     "notes": (
         "notes",
         "note",
@@ -168,7 +171,16 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "bemerkungen",
         "anmerkungen",
     ),
-    "tags": ("tags", "tag", "categories", "category", "labels", "groups", "kategorie"),
+    "tags": (
+        "tags",
+        "tag",
+        "categories",
+        "category",
+        "labels",
+        "groups",
+        "kategorie",
+        "kategorien",
+    ),
     "stage": ("stage", "lifecyclestage", "lifecycle", "customerstage"),
 }
 ALIASES = {alias: target for target, names in _ALIASES.items() for alias in names}
@@ -177,6 +189,7 @@ GROUP_WORDS = {
     "home": "home",
     "private": "home",
     "privat": "home",
+    "dienstlich": "work",
     "business": "work",
     "work": "work",
     "office": "work",
@@ -185,6 +198,7 @@ GROUP_WORDS = {
     "cell": "mobile",
     "other": "other",
     "secondary": "other",
+    "sekundare": "other",
     "primary": "",
 }
 # Single words that are a phone of a kind: "Mobile", "Handy".
@@ -192,6 +206,8 @@ PHONE_WORDS = {
     "mobile": "mobile",
     "cell": "mobile",
     "handy": "mobile",
+    "mobiltelefon": "mobile",
+    "mobiltelnr": "mobile",
     "mobil": "mobile",
 }
 # Words some systems put before every header: "contact_email".
@@ -308,12 +324,16 @@ def shipped_mappings() -> dict[str, Mapping]:
 
 
 def _grouped(key: str) -> Target | None:
+    """Recognise "Business Phone" and, as German exports write it, "Telefon
+    geschäftlich": a grouped field with its group word before or after it."""
     for word, group in GROUP_WORDS.items():
-        rest = key.removeprefix(word)
-        if rest != key and ALIASES.get(rest) in GROUPED_FIELDS:
-            return Target(ALIASES[rest], group)
-        if rest != key and rest in PHONE_WORDS | {"number": ""}:
-            return Target("phone", group)
+        for rest in (key.removeprefix(word), key.removesuffix(word)):
+            if rest == key:
+                continue
+            if ALIASES.get(rest) in GROUPED_FIELDS:
+                return Target(ALIASES[rest], group)
+            if rest in PHONE_WORDS or rest == "number":
+                return Target("phone", group)
     return None
 
 

@@ -10,7 +10,7 @@ misspellings are corrected by the shipped mapping, not in code.
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -163,7 +163,9 @@ class DataSetImport:
         }
         self._write("pipeline", self._deal, progress)
 
-    def _write(self, role: str, write: Any, progress: Progress) -> None:
+    def _write(
+        self, role: str, write: Callable[[Record], None], progress: Progress
+    ) -> None:
         table = self.tables[role]
         self.current_file = table.path.name
         self.report.rows += table.row_count
