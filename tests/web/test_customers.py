@@ -151,3 +151,15 @@ def test_unknown_tag_is_ignored_while_the_search_still_applies(
     page = response.content.decode()
     assert "Jane Example" in page
     assert "Someone Else" not in page
+
+
+def test_names_are_escaped_in_the_list(
+    signed_in: Callable[[User], Client], staff: User, make_party: Callable[..., Party]
+) -> None:
+    make_party("<script>alert('list')</script>", tags=["<b>tag</b>"])
+
+    page = signed_in(staff).get(reverse("web:customers")).content.decode()
+
+    assert "<script>alert" not in page
+    assert "<b>tag</b>" not in page
+    assert "&lt;script&gt;" in page

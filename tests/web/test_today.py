@@ -129,3 +129,20 @@ def test_a_long_backlog_shows_the_oldest_and_says_there_is_more(
     assert f"Backlog item {FOLLOW_UP_LIMIT + 2:02d}" in page  # the oldest
     assert "Backlog item 00" not in page
     assert "More are waiting" in page
+
+
+def test_what_customers_wrote_is_escaped(
+    signed_in: Callable[[User], Client], staff: User, jane: Party
+) -> None:
+    record_event(
+        jane,
+        "message",
+        "<script>alert('inbound')</script>",
+        actor=Actor.for_user(staff),
+        payload={"direction": "inbound"},
+    )
+
+    page = signed_in(staff).get(reverse("web:today")).content.decode()
+
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#x27;inbound&#x27;)" in page
