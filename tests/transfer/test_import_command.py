@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 
 from threadline.parties.models import ContactPoint, Party, Relationship, Tag
 from threadline.timeline.models import Event
+from threadline.transfer.models import ImportRun
 from threadline.transfer.progress import BarProgress
 
 pytestmark = pytest.mark.django_db
@@ -217,3 +218,40 @@ def test_identical_rows_make_one_contact(tmp_path):
     output = run_import(str(path))
 
     assert "Created: 1 person, 1 note, 1 import record." in output
+
+
+def test_real_run_is_kept_in_the_history_of_imports(contacts):
+    run_import(str(contacts))
+
+    run = ImportRun.objects.get()
+    assert (run.file, run.mapping, run.rows, run.rows_used) == (
+        "contacts.csv",
+        "automatic",
+        3,
+        2,
+    )
+    assert run.created["person"] == 2
+    assert run.problems[0] == {
+        "file": "",
+        "line": 4,
+        "message": "no name, email, phone or company to import",
+        "skipped": True,
+    }
+
+
+def test_dry_run_leaves_no_history(contacts):
+    run_import(str(contacts), "--dry-run")
+
+    assert not ImportRun.objects.exists()
+
+
+def test_row_whose_only_email_is_invalid_is_skipped_saying_why(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("email\njane(at)example.com\n")
+
+    output = run_import(str(path))
+
+    assert (
+        "line 2: no name, email, phone or company to import; 'jane(at)example.com' "
+        "is not an email address, left out (row skipped)"
+    ) in output

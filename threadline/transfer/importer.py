@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 
 from threadline.errors import InvalidInput
 from threadline.parties.models import (
@@ -45,6 +46,7 @@ from threadline.transfer.mapping import (
 from threadline.transfer.progress import NoProgress, Progress
 from threadline.transfer.reading import Table, open_table
 from threadline.transfer.report import ImportReport
+from threadline.transfer.services import record_run
 from threadline.transfer.writing import SkipRow, import_transaction, write_rows
 
 logger = logging.getLogger(__name__)
@@ -66,8 +68,23 @@ def import_path(
     """Import a CSV file, or a folder holding a known data set.
 
     Raises InvalidInput, before anything is written, for a file or mapping
-    that cannot be used.
+    that cannot be used. A real run is kept in the history of imports.
     """
+    started_at = timezone.now()
+    report = _run(path, mapping, dry_run, encoding, progress)
+
+    if not dry_run:
+        record_run(report, started_at)
+    return report
+
+
+def _run(
+    path: Path,
+    mapping: str | None,
+    dry_run: bool,
+    encoding: str | None,
+    progress: Progress | None,
+) -> ImportReport:
     chosen = load_mapping(mapping) if mapping else None
     if path.is_dir() or (chosen is not None and chosen.dataset):
         return _import_dataset(path, chosen, dry_run, progress)
@@ -133,7 +150,8 @@ class ContactWriter:
 
     def write(self, contact: Contact) -> None:
         if not contact.is_usable:
-            raise SkipRow("no name, email, phone or company to import")
+            reasons = ["no name, email, phone or company to import", *contact.warnings]
+            raise SkipRow("; ".join(reasons))
 
         organisation = self._organisation(contact) if contact.company else None
         if contact.is_person:
@@ -146,6 +164,8 @@ class ContactWriter:
             self._add_missing(party, contact)
         self._note(party, contact)
         self._import_record(party, contact)
+        for warning in contact.warnings:
+            self.report.problem(contact.line, warning, skipped=False)
 
     def _person(self, contact: Contact) -> Party:
         known = self.party_keys.get(contact.key)
@@ -330,11 +350,9 @@ def _require_identifying_column(table: Table, plan: list[Target | None]) -> None
 def _counted(
     rows: Iterable[tuple[int, Contact]], report: ImportReport
 ) -> Iterator[tuple[int, Contact]]:
-    """Count rows as they stream by and report each row's warnings."""
+    """Count rows as they stream by."""
     for line, contact in rows:
         report.rows += 1
-        for warning in contact.warnings:
-            report.problem(line, warning, skipped=False)
         yield line, contact
 
 
