@@ -76,3 +76,17 @@ def test_no_setup_hint_once_an_owner_exists(client: Client, owner: User) -> None
     response = client.get(reverse("accounts:login"))
 
     assert b"has no owner yet" not in response.content
+
+
+def test_an_expired_session_under_htmx_reloads_the_whole_page(
+    client: Client, db: None
+) -> None:
+    response = client.get(
+        reverse("web:customers"),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/customers/?q=jane",
+    )
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"].startswith(reverse("accounts:login"))
+    assert "next=/customers/%3Fq%3Djane" in response["HX-Redirect"]
