@@ -35,6 +35,14 @@
     }
   });
 
+  // A link that jumps to a form also puts the cursor in its first field.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("a[data-focus]");
+    if (link && focusField(link.dataset.focus)) {
+      event.preventDefault();
+    }
+  });
+
   // Close an entry's correction panel that htmx loaded inline.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-close-tools]");
