@@ -36,6 +36,9 @@ STAGE_WORDS = {
 }
 LABEL_NOISE = re.compile(r"^[*\s]+")
 
+# A row's values by (field, group), in column order.
+Values = dict[tuple[str, str], list[str]]
+
 
 @dataclass(frozen=True)
 class Point:
@@ -108,10 +111,8 @@ def build_contact(line: int, cells: list[str], plan: list[Target | None]) -> Con
     return contact
 
 
-def _collect(
-    cells: list[str], plan: list[Target | None]
-) -> dict[tuple[str, str], list[str]]:
-    values: dict[tuple[str, str], list[str]] = defaultdict(list)
+def _collect(cells: list[str], plan: list[Target | None]) -> Values:
+    values: Values = defaultdict(list)
     for target, cell in zip(plan, cells, strict=False):
         text = cell.strip()
         if target is None or not text or text.lower() in EMPTY_MARKERS:
@@ -120,7 +121,7 @@ def _collect(
     return values
 
 
-def _row_key(values: dict[tuple[str, str], list[str]]) -> str:
+def _row_key(values: Values) -> str:
     """The row's stable key: its id column, or a hash of what was imported."""
     ids = values.get(("id", ""))
     if ids:
@@ -132,14 +133,14 @@ def _row_key(values: dict[tuple[str, str], list[str]]) -> str:
     return "row:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def _first(values: dict[tuple[str, str], list[str]], name: str) -> str:
+def _first(values: Values, name: str) -> str:
     for (field_name, _), texts in values.items():
         if field_name == name:
             return " ".join(texts[0].split())
     return ""
 
 
-def _read_names(contact: Contact, values: dict[tuple[str, str], list[str]]) -> None:
+def _read_names(contact: Contact, values: Values) -> None:
     given = " ".join(
         filter(None, (_first(values, "given_name"), _first(values, "middle_name")))
     )
@@ -153,9 +154,7 @@ def _read_names(contact: Contact, values: dict[tuple[str, str], list[str]]) -> N
     contact.given_name, contact.family_name, contact.full_name = given, family, full
 
 
-def _read_emails(
-    contact: Contact, values: dict[tuple[str, str], list[str]], labels: dict[str, str]
-) -> None:
+def _read_emails(contact: Contact, values: Values, labels: dict[str, str]) -> None:
     for (name, group), texts in values.items():
         if name != "email":
             continue
@@ -168,9 +167,7 @@ def _read_emails(
             contact.emails.append(Point(raw, value, _group_label(group, labels)))
 
 
-def _read_phones(
-    contact: Contact, values: dict[tuple[str, str], list[str]], labels: dict[str, str]
-) -> None:
+def _read_phones(contact: Contact, values: Values, labels: dict[str, str]) -> None:
     for (name, group), texts in values.items():
         if name != "phone":
             continue
@@ -186,9 +183,7 @@ def _read_phones(
             )
 
 
-def _read_addresses(
-    contact: Contact, values: dict[tuple[str, str], list[str]], labels: dict[str, str]
-) -> None:
+def _read_addresses(contact: Contact, values: Values, labels: dict[str, str]) -> None:
     groups = sorted(
         {group for (name, group) in values if name in {"address", *ADDRESS_PARTS}}
     )
@@ -207,9 +202,7 @@ def _read_addresses(
             contact.addresses.append(Point(text, text, _group_label(group, labels)))
 
 
-def _read_organisation(
-    contact: Contact, values: dict[tuple[str, str], list[str]]
-) -> None:
+def _read_organisation(contact: Contact, values: Values) -> None:
     contact.company = _first(values, "company")
     title = _first(values, "job_title")
     department = _first(values, "department")
@@ -219,7 +212,7 @@ def _read_organisation(
         contact.role = title or department
 
 
-def _read_extras(contact: Contact, values: dict[tuple[str, str], list[str]]) -> None:
+def _read_extras(contact: Contact, values: Values) -> None:
     notes = [
         text for (name, _), texts in values.items() if name == "notes" for text in texts
     ]
