@@ -16,12 +16,6 @@ from threadline.timeline.models import Event
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    # Argon2 is slow on purpose; these tests check pages, not hashing.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def signed_in(client: Client) -> Callable[[User], Client]:
     def sign_in(user: User) -> Client:
