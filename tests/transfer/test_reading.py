@@ -135,3 +135,13 @@ def test_wrong_explicit_encoding_is_refused(tmp_path):
 
     with pytest.raises(InvalidInput, match="cannot be read as UTF-8"):
         open_table(path, encoding="utf-8")
+
+
+def test_excel_separator_line_declares_the_delimiter(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("sep=;\r\nname;email\r\nJane, Example;jane@example.com\r\n")
+
+    table = open_table(path)
+
+    assert (table.delimiter, table.header) == (";", ["name", "email"])
+    assert list(table.rows()) == [(3, ["Jane, Example", "jane@example.com"])]

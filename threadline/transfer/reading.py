@@ -8,9 +8,11 @@ is written; the second pass yields the rows to import.
 import codecs
 import csv
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import charset_normalizer
 
@@ -21,6 +23,9 @@ logger = logging.getLogger(__name__)
 SAMPLE_BYTES = 64 * 1024
 CHUNK_BYTES = 1024 * 1024
 DELIMITERS = ",;\t"
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# Excel writes "sep=;" as the first line to declare the delimiter.
+EXCEL_SEPARATOR = re.compile(r"sep=([,;\t|])\r?(?:\n|$)")
 # Notes pasted from emails can be long; a runaway quote still stops here.
 FIELD_LIMIT = 8 * 1024 * 1024
 # What Excel and older systems write when a file is not UTF-8. Detection is
@@ -46,21 +51,24 @@ class Table:
     delimiter: str
     header: list[str]
     row_count: int
+    # Lines before the header: Excel's "sep=;" line, when present.
+    preamble: int = 0
 
     @property
     def description(self) -> str:
         name = ENCODING_NAMES.get(self.encoding, self.encoding)
-        delimiter = {"\t": "tab", ",": "comma", ";": "semicolon"}[self.delimiter]
+        delimiter = DELIMITER_NAMES[self.delimiter]
         return f"{name}, {delimiter}-separated"
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """Yield each data row with the physical line it starts on."""
         with self.path.open(encoding=self.encoding, newline="") as handle:
+            _skip_lines(handle, self.preamble)
             reader = csv.reader(handle, delimiter=self.delimiter)
             next(reader, None)
-            line = reader.line_num
+            line = self.preamble + reader.line_num
             for cells in reader:
-                start, line = line + 1, reader.line_num
+                start, line = line + 1, self.preamble + reader.line_num
                 if any(cell.strip() for cell in cells):
                     yield start, cells
 
@@ -76,11 +84,15 @@ def open_table(path: Path, encoding: str | None = None) -> Table:
     chosen = _verified(path, chosen, explicit=bool(encoding))
 
     text = _decoded_sample(sample, chosen)
-    delimiter = sniff_delimiter(text)
+    declared = EXCEL_SEPARATOR.match(text)
+    if declared:
+        delimiter, preamble = declared.group(1), 1
+    else:
+        delimiter, preamble = sniff_delimiter(text), 0
     csv.field_size_limit(FIELD_LIMIT)
-    header, row_count = _scan(path, chosen, delimiter)
+    header, row_count = _scan(path, chosen, delimiter, preamble)
     logger.debug("Read %s as %s with %r", path.name, chosen, delimiter)
-    return Table(path, chosen, delimiter, header, row_count)
+    return Table(path, chosen, delimiter, header, row_count, preamble)
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -225,9 +237,12 @@ def _counts_outside_quotes(line: str) -> dict[str, int]:
     return counts
 
 
-def _scan(path: Path, encoding: str, delimiter: str) -> tuple[list[str], int]:
+def _scan(
+    path: Path, encoding: str, delimiter: str, preamble: int
+) -> tuple[list[str], int]:
     rows = 0
     with path.open(encoding=encoding, newline="") as handle:
+        _skip_lines(handle, preamble)
         reader = csv.reader(handle, delimiter=delimiter)
         try:
             header = next(reader, [])
@@ -235,9 +250,15 @@ def _scan(path: Path, encoding: str, delimiter: str) -> tuple[list[str], int]:
                 rows += any(cell.strip() for cell in cells)
         except csv.Error as error:
             raise InvalidInput(
-                f"{path.name} line {reader.line_num} is not valid CSV: {error}."
+                f"{path.name} line {preamble + reader.line_num} is not valid CSV: "
+                f"{error}."
             ) from error
     header = [cell.strip().lstrip("\ufeff") for cell in header]
     if not any(header):
         raise InvalidInput(f"{path.name} has no header row naming its columns.")
     return header, rows
+
+
+def _skip_lines(handle: TextIO, count: int) -> None:
+    for _ in range(count):
+        handle.readline()
