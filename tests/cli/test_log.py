@@ -189,3 +189,14 @@ def test_log_hides_restricted_parties_from_a_user_without_access(
 
     with pytest.raises(CommandError, match="No customer matches"):
         log("jane@example.com", "note", "Hello", "--as", outsider.email)
+
+
+def test_log_reads_a_plain_date_as_the_start_of_that_local_day(
+    jane: Party, settings: Any
+) -> None:
+    settings.TIME_ZONE = "America/New_York"
+
+    log("jane@example.com", "visit", "Serviced the boiler", "--at", "2026-02-10")
+
+    [event] = interactions(jane)
+    assert event.occurred_at == dt.datetime(2026, 2, 10, 5, 0, tzinfo=dt.UTC)
