@@ -341,3 +341,12 @@ def test_brief_as_data_is_json_ready(jane, actor, now):
     assert data["party"]["name"] == "Jane Example"
     assert data["recent"][0]["summary"] == "Paid"
     assert isinstance(data["recent"][0]["occurred_at"], str)
+
+
+def test_brief_before_the_party_existed_says_so(jane):
+    long_ago = jane.created_at - dt.timedelta(days=30)
+
+    brief = compute_brief(jane, as_of=long_ago)
+
+    assert not brief.existed
+    assert brief.identity.name == "Jane Example"

@@ -61,7 +61,9 @@ def party_as_of(party: Party, as_of: dt.datetime) -> PartyAsOf:
 def _undo(state: PartyAsOf, change: dict[str, Any]) -> None:
     name, old, new = change["field"], change.get("old"), change.get("new")
     if name in state.fields:
-        state.fields[name] = old
+        # Undoing the creation leaves no name; keep the one known today.
+        if old is not None or name != "display_name":
+            state.fields[name] = old
         return
     if new is not None:
         state.added_later.setdefault(name, set()).add(_item_key(new))

@@ -13,7 +13,9 @@ def brief_as_text(brief: Brief) -> str:
     """Warnings first, then who they are, open work, facts and history."""
     who = brief.identity
     lines = [f"{who.name}  ({who.stage_label}" + _owner(brief) + ")"]
-    if brief.as_of:
+    if brief.as_of and not brief.existed:
+        lines.append(f"Not yet in the record on {_when(brief.as_of)}.")
+    elif brief.as_of:
         lines.append(f"As of {_when(brief.as_of)}, rebuilt from the record.")
     lines.append("")
 

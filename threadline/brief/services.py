@@ -54,6 +54,7 @@ class ContactLine:
 
 @dataclass
 class RelationLine:
+    public_id: str
     text: str
     party_public_id: str
     party_name: str
@@ -142,6 +143,7 @@ class Brief:
     now: dt.datetime
     as_of: dt.datetime | None
     identity: Identity
+    existed: bool = True
     warnings: list[Warning] = field(default_factory=list)
     open_threads: list[ThreadLine] = field(default_factory=list)
     open_follow_ups: list[FollowUpLine] = field(default_factory=list)
@@ -198,6 +200,7 @@ def compute_brief(
         recent=recent,
         last_contact_at=last_contact,
         since_last_contact=(moment - last_contact) if last_contact else None,
+        existed=as_of is None or party.created_at <= as_of,
     )
     brief.warnings = _warnings(brief, events, moment)
     brief.suggestion = _suggestion(brief, events, moment)
@@ -317,6 +320,7 @@ def _relationships(
             text += f" ({link.role})"
         lines.append(
             RelationLine(
+                public_id=str(link.public_id),
                 text=text,
                 party_public_id=str(other.public_id),
                 party_name=other.display_name,

@@ -1,6 +1,7 @@
 """The timeline: immutable events, one row per thing that happened."""
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -8,6 +9,9 @@ from django.db.models import Exists, OuterRef, Q
 
 from threadline.timeline.actors import ActorKind
 from threadline.timeline.kinds import Kind
+
+if TYPE_CHECKING:
+    from threadline.accounts.models import User
 
 
 class EventQuerySet(models.QuerySet["Event"]):
@@ -17,10 +21,13 @@ class EventQuerySet(models.QuerySet["Event"]):
         superseding = Event.objects.filter(corrects=OuterRef("pk"))
         return self.filter(~Exists(superseding))
 
-    def visible_to(self, user: models.Model) -> "EventQuerySet":
+    def visible_to(self, user: "User") -> "EventQuerySet":
+        """Events on parties the user may see, tested row by row with EXISTS so
+        the events' own index drives the query."""
         from threadline.parties.models import Party
 
-        return self.filter(party__in=Party.objects.visible_to(user))  # type: ignore[arg-type]
+        visible = Party.objects.visible_to(user).filter(pk=OuterRef("party_id"))
+        return self.filter(Exists(visible))
 
 
 class Event(models.Model):
