@@ -255,3 +255,21 @@ def test_row_whose_only_email_is_invalid_is_skipped_saying_why(tmp_path):
         "line 2: no name, email, phone or company to import; 'jane(at)example.com' "
         "is not an email address, left out (row skipped)"
     ) in output
+
+
+def test_row_with_only_a_company_describes_the_company(tmp_path):
+    path = tmp_path / "suppliers.csv"
+    path.write_text(
+        "company,phone,city,tags\nExample Supplies,+1 202 555 0111,Springfield,trade\n"
+    )
+
+    output = run_import(str(path))
+
+    supplier = Party.objects.get()
+    assert (supplier.kind, supplier.display_name) == (
+        "organisation",
+        "Example Supplies",
+    )
+    assert supplier.contact_points.count() == 2
+    assert list(supplier.tags.values_list("name", flat=True)) == ["trade"]
+    assert "Created: 1 organisation, 2 contact points, 1 import record." in output

@@ -205,15 +205,15 @@ class ContactWriter:
             .first()
         )
         if party is None:
-            own: dict[str, list[Point]] = {}
-            if not contact.is_person:
-                own = _distinct(contact)
+            # A row with no person describes the organisation itself.
+            own = _distinct(contact) if not contact.is_person else {}
             party = create_party(
                 self.actor,
                 kind=PartyKind.ORGANISATION,
                 display_name_text=contact.company,
                 phones=[point.raw for point in own.get(ContactKind.PHONE, [])],
                 addresses=[point.raw for point in own.get(ContactKind.ADDRESS, [])],
+                tags=contact.tags if not contact.is_person else [],
                 source=self.source,
                 external_id=f"org:{key}",
             )
