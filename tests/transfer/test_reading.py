@@ -145,3 +145,13 @@ def test_excel_separator_line_declares_the_delimiter(tmp_path):
 
     assert (table.delimiter, table.header) == (";", ["name", "email"])
     assert list(table.rows()) == [(3, ["Jane, Example", "jane@example.com"])]
+
+
+def test_text_with_a_stray_nul_byte_is_refused_not_read_as_utf16(tmp_path):
+    path = tmp_path / "damaged.csv"
+    path.write_bytes(
+        b"name,email\nJane Example,jane@example.com\x00\nRaj,r@example.org\n"
+    )
+
+    with pytest.raises(InvalidInput, match="NUL bytes"):
+        open_table(path)

@@ -280,6 +280,10 @@ class DataSetImport:
 
     def _open_deal(self, record: Record, party: Party) -> Thread:
         product = self._product(record["product"])
+        if product is None and record["product"]:
+            self._problem(
+                record.line, f"product {record['product']!r} is not in products.csv"
+            )
         agent = record["sales_agent"]
         owner = self.users.get(agent)
         if agent and owner is None:

@@ -149,7 +149,12 @@ def _checked_encoding(name: str) -> str:
 
 
 def _utf16_without_bom(sample: bytes) -> str:
-    match = charset_normalizer.from_bytes(sample, cp_isolation=UTF16_ENCODINGS).best()
+    """UTF-16 text is mostly Latin script, so about every other byte is NUL;
+    a few NULs in other text mean a binary or damaged file."""
+    match = None
+    if sample.count(0) * 5 >= len(sample):
+        found = charset_normalizer.from_bytes(sample, cp_isolation=UTF16_ENCODINGS)
+        match = found.best()
     if match is None or _looks_binary(str(match)):
         raise InvalidInput(
             "This is not a text file: it contains NUL bytes. "
