@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from threadline.errors import InvalidInput
@@ -357,27 +357,29 @@ def _counted(
 
 
 def _matching_person(contact: Contact) -> Party | None:
+    """Find the person a row describes by email, else by phone and name."""
     emails = [point.value for point in contact.emails]
-    if emails:
-        point = (
-            ContactPoint.objects.filter(
-                kind=ContactKind.EMAIL, value__in=emails, party__kind=PartyKind.PERSON
-            )
-            .select_related("party")
-            .order_by("id")
-            .first()
-        )
-        if point is not None:
-            return point.party
+    by_email = _people_with(ContactKind.EMAIL, emails).first()
+    if by_email is not None:
+        return by_email.party
 
     phones = [point.value for point in contact.phones if point.dialable]
-    candidates = ContactPoint.objects.filter(
-        Q(kind=ContactKind.PHONE, value__in=phones), party__kind=PartyKind.PERSON
-    ).select_related("party")
-    for point in candidates.order_by("id") if phones else ():
+    for point in _people_with(ContactKind.PHONE, phones):
         if _same_person(point.party, contact):
             return point.party
     return None
+
+
+def _people_with(kind: str, values: list[str]) -> QuerySet[ContactPoint]:
+    if not values:
+        return ContactPoint.objects.none()
+    return (
+        ContactPoint.objects.filter(
+            kind=kind, value__in=values, party__kind=PartyKind.PERSON
+        )
+        .select_related("party")
+        .order_by("id")
+    )
 
 
 def _same_person(party: Party, contact: Contact) -> bool:
