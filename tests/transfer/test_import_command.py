@@ -273,3 +273,18 @@ def test_row_with_only_a_company_describes_the_company(tmp_path):
     assert supplier.contact_points.count() == 2
     assert list(supplier.tags.values_list("name", flat=True)) == ["trade"]
     assert "Created: 1 organisation, 2 contact points, 1 import record." in output
+
+
+def test_lifecycle_stage_column_sets_the_stage_and_unknown_ones_are_reported(tmp_path):
+    path = tmp_path / "crm.csv"
+    path.write_text(
+        "Record ID,First Name,Last Name,Email,Lifecycle Stage\n"
+        "101,Jane,Example,jane@example.com,Sales Qualified Lead\n"
+        "102,Raj,Sample,raj@example.org,Champion\n"
+    )
+
+    output = run_import(str(path))
+
+    assert Party.objects.get(given_name="Jane").stage == "prospect"
+    assert Party.objects.get(given_name="Raj").stage == "lead"
+    assert "line 3: stage 'Champion' is not one Threadline knows" in output

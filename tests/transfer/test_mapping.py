@@ -60,6 +60,15 @@ from threadline.transfer.mapping import (
         ("Sekundäre E-Mail-Adresse", Target("email", "other")),
         ("Anzeigename", Target("full_name")),
         ("Kategorien", Target("tags")),
+        ("Mailing Street", Target("street")),
+        ("Mailing State/Province", Target("region")),
+        ("Mailing Zip/Postal Code", Target("postcode")),
+        ("Account Name", Target("company")),
+        ("Record ID", Target("id")),
+        ("Phone Number", Target("phone")),
+        ("Person - Name", Target("full_name")),
+        ("Person - Email - Work", Target("email", "work")),
+        ("Organization - Name", Target("company")),
     ],
 )
 def test_common_headers_are_recognised(header, target):

@@ -147,7 +147,14 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "street3",
     ),
     "city": ("city", "town", "locality", "ort", "stadt", "ville", "ciudad"),
-    "region": ("region", "state", "province", "county", "bundesland"),
+    "region": (
+        "region",
+        "state",
+        "province",
+        "stateprovince",
+        "county",
+        "bundesland",
+    ),
     "postcode": (
         "postcode",
         "postalcode",
@@ -156,6 +163,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "plz",
         "postleitzahl",
         "codepostal",
+        "zippostalcode",
+        "postalzipcode",
     ),
     "country": ("country", "countryregion", "land", "landregion", "pays", "pais"),
     "notes": (
@@ -200,6 +209,8 @@ GROUP_WORDS = {
     "secondary": "other",
     "sekundare": "other",
     "primary": "",
+    "mailing": "",
+    "postal": "",
 }
 # Single words that are a phone of a kind: "Mobile", "Handy".
 PHONE_WORDS = {
