@@ -106,3 +106,16 @@ def test_thunderbird_export_maps_both_emails_phones_and_addresses():
     assert points(raj, ContactKind.ADDRESS) == [
         "22 Sample Road, Flat 3, Oakland, 94601"
     ]
+
+
+def test_address_written_on_several_lines_is_kept_as_one_line(tmp_path):
+    path = tmp_path / "google.csv"
+    path.write_text(
+        "Name,E-mail 1 - Value,Address 1 - Formatted\n"
+        'Jane Example,jane@example.com,"1 Main St\nSpringfield IL 62701\nUSA"\n'
+    )
+
+    import_path(path)
+
+    jane = Party.objects.get()
+    assert points(jane, ContactKind.ADDRESS) == ["1 Main St, Springfield IL 62701, USA"]

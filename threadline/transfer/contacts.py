@@ -193,17 +193,20 @@ def _read_addresses(contact: Contact, values: Values, labels: dict[str, str]) ->
     )
     for group in groups:
         parts = {part: values.get((part, group), []) for part in ADDRESS_PARTS}
-        written = values.get(("address", group), [])
         if not parts["street"]:
-            # A lone "Address" column beside city and postcode is the street.
-            parts["street"] = written
-        if any(parts.values()):
-            text = one_line_address(*(", ".join(parts[part]) for part in ADDRESS_PARTS))
-        else:
-            text = ", ".join(written)
+            # A whole written address, or a lone "Address" column beside city
+            # and postcode, stands in for the street.
+            parts["street"] = [
+                _one_line(text) for text in values.get(("address", group), [])
+            ]
+        text = one_line_address(*(", ".join(parts[part]) for part in ADDRESS_PARTS))
         text = " ".join(text.split())
         if text:
             contact.addresses.append(Point(text, text, _group_label(group, labels)))
+
+
+def _one_line(text: str) -> str:
+    return ", ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _read_organisation(contact: Contact, values: Values) -> None:

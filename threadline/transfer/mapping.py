@@ -83,7 +83,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "prenom",
         "nombre",
     ),
-    "middle_name": ("middlename", "additionalname", "secondname"),
+    "middle_name": ("middlename", "additionalname", "secondname", "weiterevornamen"),
     "family_name": (
         "lastname",
         "last",
