@@ -138,7 +138,9 @@ class ContactWriter:
         self.organisations: dict[str, Party] = {}
         self.report = report
         # What earlier runs of this file wrote, read once: looking each key up
-        # through the services scans the whole table on SQLite.
+        # through the services scans the whole table on SQLite, whose only
+        # index on (source, external_id) is partial. Needed until parties and
+        # timeline index those columns in full.
         self.party_keys = dict(
             Party.objects.filter(source=self.source).values_list("external_id", "pk")
         )
@@ -174,6 +176,9 @@ class ContactWriter:
             self._add_missing(party, contact)
             return party
 
+        # create_party takes plain lists, so labels (home, work, mobile) are
+        # lost on a new party; _add_missing keeps them. Until create_party
+        # accepts labelled contact points.
         points = _distinct(contact)
         stage: dict[str, Any] = {"stage": contact.stage} if contact.stage else {}
         party = create_party(
