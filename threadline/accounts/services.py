@@ -1,14 +1,17 @@
-"""Users: creating them, first-run setup, deactivation and handover."""
+"""Users and teams: creating them, roles, first-run setup, deactivation and
+handover, and a user's own profile."""
 
 import logging
 import secrets
+import zoneinfo
+from collections.abc import Iterable
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from threadline.accounts.models import Role, SetupToken, User
+from threadline.accounts.models import Role, SetupToken, Team, User
 from threadline.errors import InvalidInput, NotAllowed
 from threadline.followups.models import FollowUp, FollowUpStatus
 from threadline.parties.contact_points import normalise_email
@@ -20,6 +23,8 @@ from threadline.timeline.kinds import Kind
 from threadline.timeline.services import record_event
 
 logger = logging.getLogger(__name__)
+
+TEAM_NAME_LENGTH = 100  # Team.name's max_length
 
 
 def create_user(
@@ -160,6 +165,105 @@ def hand_over(from_user: User, to_user: User, actor: Actor) -> int:
         "Handed over %d parties to account %s", len(affected), to_user.public_id
     )
     return len(affected)
+
+
+def deactivate_with_handover(
+    user: User, actor: Actor, hand_to: User | None = None
+) -> int:
+    """Hand a user's work to another user, if one is named, and deactivate
+    them, in one transaction: when either step is refused, nothing changes.
+
+    Returns how many parties' timelines received a handover event.
+    """
+    with transaction.atomic():
+        moved = hand_over(user, hand_to, actor) if hand_to is not None else 0
+        deactivate_user(user, actor)
+    return moved
+
+
+def change_role(user: User, role: str, actor: Actor) -> User:
+    """Give a user another role; owners and managers only.
+
+    A manager can neither make anyone an owner nor change an owner's role,
+    and the last active owner keeps the role.
+    """
+    actor.require_manage()
+    if role not in Role.values:
+        raise InvalidInput(f"{role!r} is not a role.", field="role")
+    is_owner_change = Role.OWNER in {role, user.role}
+    if is_owner_change and actor.user is not None and actor.user.role != Role.OWNER:
+        raise NotAllowed("Only an owner can give or take away the owner role.")
+    if user.role == Role.OWNER and role != Role.OWNER and _is_last_owner(user):
+        raise InvalidInput("Threadline needs at least one active owner.", field="role")
+
+    old = user.role
+    user.role = role
+    user.save(update_fields=["role", "updated_at"])
+    logger.info("Changed account %s from %s to %s", user.public_id, old, role)
+    return user
+
+
+def update_profile(user: User, *, name: str, time_zone: str) -> User:
+    """Change a user's own name and the time zone their pages are shown in."""
+    zone = time_zone.strip()
+    if zone:
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+            raise InvalidInput(
+                f"{zone!r} is not a time zone; use a name such as Europe/London.",
+                field="time_zone",
+            ) from error
+
+    user.name = name.strip()
+    user.time_zone = zone
+    user.save(update_fields=["name", "time_zone", "updated_at"])
+    logger.debug("Updated the profile of account %s", user.public_id)
+    return user
+
+
+def create_team(name: str, actor: Actor) -> Team:
+    """Create an empty team; owners and managers only."""
+    actor.require_manage()
+    clean = " ".join(name.split())
+    if not clean:
+        raise InvalidInput("Give the team a name.", field="name")
+    if len(clean) > TEAM_NAME_LENGTH:
+        raise InvalidInput(
+            f"Keep the team's name to {TEAM_NAME_LENGTH} characters.", field="name"
+        )
+    if Team.objects.filter(name__iexact=clean).exists():
+        raise InvalidInput(f"There is already a team called {clean}.", field="name")
+
+    team = Team.objects.create(name=clean)
+    logger.info("Created team %s", team.public_id)
+    return team
+
+
+def set_team_members(team: Team, members: Iterable[User], actor: Actor) -> Team:
+    """Make exactly these users the team's members; owners and managers only.
+
+    Deactivated users who are already members may stay; no one deactivated
+    can join.
+    """
+    actor.require_manage()
+    wanted = list(members)
+    current = set(team.members.values_list("pk", flat=True))
+    joining = [user for user in wanted if user.pk not in current]
+    inactive = [user.display_name for user in joining if not user.is_active]
+    if inactive:
+        raise InvalidInput(
+            f"{', '.join(inactive)} cannot join: deactivated.", field="members"
+        )
+
+    team.members.set(wanted)
+    logger.info("Set %d members on team %s", len(wanted), team.public_id)
+    return team
+
+
+def _is_last_owner(user: User) -> bool:
+    others = User.objects.filter(role=Role.OWNER, is_active=True).exclude(pk=user.pk)
+    return user.is_active and not others.exists()
 
 
 def _count_by_party(queryset: object) -> dict[int, int]:
