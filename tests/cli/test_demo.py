@@ -11,6 +11,7 @@ from django.utils import timezone
 from threadline.accounts.models import User
 from threadline.brief.services import compute_brief
 from threadline.followups.models import FollowUp, FollowUpStatus
+from threadline.parties.contact_points import normalise_phone
 from threadline.parties.models import (
     ContactPoint,
     Party,
@@ -180,3 +181,15 @@ def test_demo_briefs_show_every_kind_of_warning(demo: str) -> None:
         "quote_past_decision",
         "booking_today",
     } <= codes
+
+
+@pytest.mark.parametrize("region", ["US", "GB", "FR", "JP"])
+def test_demo_plans_dialable_phones_and_local_currency_for_the_region(
+    region: str,
+) -> None:
+    plan = build_plan(40, region=region)
+    phones = [phone for party in plan.parties for phone in party.phones]
+
+    assert phones
+    assert all(normalise_phone(phone, region).dialable for phone in phones)
+    assert plan.currency == {"US": "USD", "GB": "GBP", "FR": "EUR", "JP": "JPY"}[region]

@@ -569,10 +569,11 @@ class _Planner:
         ) or phonenumbers.example_number(self.region)
         if example is None:
             return f"555 0{rng.randint(100, 199)}"
-        national = phonenumbers.format_number(
+        digits = str(example.national_number)
+        example.national_number = int(digits[:-3] + f"{rng.randint(0, 999):03d}")
+        return phonenumbers.format_number(
             example, phonenumbers.PhoneNumberFormat.NATIONAL
         )
-        return national[:-3] + f"{rng.randint(0, 999):03d}"
 
     def _address(self) -> str:
         number = self.rng.randint(1, 180)
