@@ -23,4 +23,5 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("setup/<str:token>/", views.setup, name="setup"),
+    path("me/", views.profile, name="profile"),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from threadline.web import views
+from threadline.web import party_access, settings_views, views
 
 app_name = "web"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("customers/pick/", views.party_pick, name="party_pick"),
     path(PARTY, views.party_detail, name="party"),
     path(PARTY + "edit/", views.party_edit, name="party_edit"),
+    path(PARTY + "access/", party_access.party_access, name="party_access"),
     path(PARTY + "log/", views.log_event, name="log_event"),
     path(PARTY + "contact-points/", views.contact_point_add, name="point_add"),
     path(
@@ -48,5 +49,28 @@ urlpatterns = [
         "follow-ups/<uuid:follow_up_id>/reschedule/",
         views.follow_up_reschedule,
         name="follow_up_reschedule",
+    ),
+    path("settings/", settings_views.settings_home, name="settings"),
+    path("settings/users/", settings_views.users, name="settings_users"),
+    path(
+        "settings/users/<uuid:public_id>/",
+        settings_views.user_detail,
+        name="settings_user",
+    ),
+    path(
+        "settings/users/<uuid:public_id>/role/",
+        settings_views.user_role,
+        name="settings_user_role",
+    ),
+    path(
+        "settings/users/<uuid:public_id>/deactivate/",
+        settings_views.user_deactivate,
+        name="settings_user_deactivate",
+    ),
+    path("settings/teams/", settings_views.teams, name="settings_teams"),
+    path(
+        "settings/teams/<uuid:public_id>/",
+        settings_views.team_detail,
+        name="settings_team",
     ),
 ]
