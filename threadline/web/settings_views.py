@@ -140,12 +140,9 @@ def team_detail(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
 
 def _people() -> QuerySet[User]:
     """Every account, active first, with its teams in one more query."""
-    return (
-        User.objects.prefetch_related(
-            Prefetch("teams", queryset=Team.objects.order_by("name"))
-        )
-        .order_by("-is_active", "name", "email")
-    )
+    return User.objects.prefetch_related(
+        Prefetch("teams", queryset=Team.objects.order_by("name"))
+    ).order_by("-is_active", "name", "email")
 
 
 def _teams() -> QuerySet[Team]:
