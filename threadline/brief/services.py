@@ -35,9 +35,13 @@ from threadline.timeline.models import Event
 
 RECENT_LIMIT = 10
 QUIET_AFTER = dt.timedelta(days=90)
-# Shortcoming: money and quotes are read from the newest 200 rows only, so a
+# Shortcoming: money and quotes are read from the newest 100 rows only, so a
 # long history costs the same but an older unpaid invoice is not chased.
-MONEY_WINDOW = 200
+MONEY_WINDOW = 100
+# Shortcoming: an inbound message followed by more than this many other
+# interactions is no longer checked for a reply.
+INTERACTION_WINDOW = 50
+REPLY_IN_PERSON = (Kind.MEETING, Kind.VISIT)
 # Facts on these parties show in the brief of each of their people.
 SHARING_RELATIONSHIPS = (RelationshipKind.HOUSEHOLD, RelationshipKind.WORKS_AT)
 
@@ -183,11 +187,11 @@ def compute_brief(
 
     threads = _open_threads(party, moment, as_of)
     follow_ups = _open_follow_ups(party, moment, as_of)
-    recent = _recent(events)
-    last_contact = (
-        events.filter(kind__in=CONTACT_KINDS)
-        .values_list("occurred_at", flat=True)
-        .first()
+    interactions = _interactions(events)
+    recent = [_event_line(row) for row in interactions[:RECENT_LIMIT]]
+    last_contact = next(
+        (row["occurred_at"] for row in interactions if row["kind"] in CONTACT_KINDS),
+        None,
     )
     brief = Brief(
         party=party,
@@ -202,7 +206,7 @@ def compute_brief(
         since_last_contact=(moment - last_contact) if last_contact else None,
         existed=as_of is None or party.created_at <= as_of,
     )
-    brief.warnings = _warnings(brief, events, moment)
+    brief.warnings = _warnings(brief, events, moment, _unanswered(interactions))
     brief.suggestion = _suggestion(brief, events, moment)
     return brief
 
@@ -433,22 +437,43 @@ def _open_follow_ups(
     ]
 
 
-def _recent(events: Any) -> list[EventLine]:
-    rows = events.filter(kind__in=INTERACTION_KINDS)[:RECENT_LIMIT]
-    return [
-        EventLine(
-            public_id=str(event.public_id),
-            kind=event.kind,
-            kind_label=_label(Kind, event.kind),
-            occurred_at=event.occurred_at,
-            summary=event.summary,
-            actor_label=event.actor_label,
-        )
-        for event in rows
-    ]
+def _interactions(events: Any) -> list[dict[str, Any]]:
+    """The newest interactions as plain rows, read once for the recent list,
+    the last contact and the unanswered-message check."""
+    rows = events.filter(kind__in=INTERACTION_KINDS).values(
+        "public_id", "kind", "occurred_at", "summary", "actor_label", "direction"
+    )
+    return list(rows[:INTERACTION_WINDOW])
 
 
-def _warnings(brief: Brief, events: Any, moment: dt.datetime) -> list[Warning]:
+def _event_line(row: dict[str, Any]) -> EventLine:
+    return EventLine(
+        public_id=str(row["public_id"]),
+        kind=row["kind"],
+        kind_label=_label(Kind, row["kind"]),
+        occurred_at=row["occurred_at"],
+        summary=row["summary"],
+        actor_label=row["actor_label"],
+    )
+
+
+def _unanswered(interactions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The latest inbound message, if nothing outbound or in person followed
+    it; walking newest first, whichever comes first decides."""
+    for row in interactions:
+        if row["kind"] == Kind.MESSAGE and row["direction"] == "inbound":
+            return row
+        if row["direction"] == "outbound" or row["kind"] in REPLY_IN_PERSON:
+            return None
+    return None
+
+
+def _warnings(
+    brief: Brief,
+    events: Any,
+    moment: dt.datetime,
+    unanswered: dict[str, Any] | None,
+) -> list[Warning]:
     warnings: list[Warning] = []
     today = timezone.localtime(moment).date()
 
@@ -464,14 +489,13 @@ def _warnings(brief: Brief, events: Any, moment: dt.datetime) -> list[Warning]:
             )
         )
 
-    unanswered = _unanswered_message(events)
     if unanswered is not None:
         warnings.append(
             Warning(
                 "unanswered_message",
                 "danger",
-                f"Unanswered message from {_local(unanswered.occurred_at)}: "
-                f"{unanswered.summary}",
+                f"Unanswered message from {_local(unanswered['occurred_at'])}: "
+                f"{unanswered['summary']}",
             )
         )
 
@@ -521,36 +545,25 @@ def _warnings(brief: Brief, events: Any, moment: dt.datetime) -> list[Warning]:
     return warnings
 
 
-def _unanswered_message(events: Any) -> Event | None:
-    """The latest inbound message, if nothing outbound or in person followed it."""
-    contacts = events.filter(kind__in=CONTACT_KINDS)
-    inbound = contacts.filter(kind=Kind.MESSAGE, direction="inbound").first()
-    if inbound is None:
-        return None
-    replied = contacts.filter(occurred_at__gt=inbound.occurred_at).filter(
-        Q(direction="outbound") | Q(kind__in=[Kind.MEETING, Kind.VISIT])
-    )
-    return None if replied.exists() else inbound
+def _latest(events: Any, kind: str, *fields: str) -> list[Any]:
+    """The newest rows of one kind, read down the (party, kind, time) index so
+    the query stops after the window instead of sorting the whole history."""
+    rows = events.filter(kind=kind).order_by("-occurred_at")
+    return list(rows.values_list("payload", *fields)[:MONEY_WINDOW])
 
 
 def _overdue_invoices(
     events: Any, today: dt.date
 ) -> list[tuple[str, Decimal, str, dt.date]]:
-    rows = list(
-        events.filter(kind__in=[Kind.INVOICE, Kind.PAYMENT])
-        .order_by("-occurred_at", "-id")
-        .values_list("kind", "payload")[:MONEY_WINDOW]
-    )
     paid: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for kind, payload in rows:
-        if kind == Kind.PAYMENT:
-            paid[(payload.get("reference", ""), payload["currency"])] += _decimal(
-                payload["amount"]
-            )
+    for (payload,) in _latest(events, Kind.PAYMENT):
+        key = (payload.get("reference", ""), payload["currency"])
+        paid[key] += _decimal(payload["amount"])
+
     overdue = []
-    for kind, payload in rows:
+    for (payload,) in _latest(events, Kind.INVOICE):
         due = payload.get("due_on")
-        if kind != Kind.INVOICE or not due:
+        if not due:
             continue
         due_on = dt.date.fromisoformat(due)
         key = (payload.get("reference", ""), payload["currency"])
@@ -561,14 +574,12 @@ def _overdue_invoices(
 
 
 def _quotes_past_decision(events: Any, today: dt.date) -> list[tuple[str, dt.date]]:
-    rows = (
-        events.filter(kind=Kind.QUOTE)
-        .order_by("occurred_at", "id")
-        .values_list("payload", "thread__status")
-    )
     latest: dict[str, tuple[dict[str, Any], str | None]] = {}
-    for payload, thread_status in list(rows.reverse()[:MONEY_WINDOW])[::-1]:
+    for payload, thread_status in reversed(
+        _latest(events, Kind.QUOTE, "thread__status")
+    ):
         latest[payload.get("reference") or str(len(latest))] = (payload, thread_status)
+
     waiting = []
     for reference, (payload, thread_status) in latest.items():
         decide_by = payload.get("decide_by")
