@@ -129,6 +129,11 @@ class Party(models.Model):
             )
         ]
         indexes = [
+            # SQLite never uses the partial unique index above for a bound
+            # parameter, so idempotency look-ups need this plain one.
+            models.Index(
+                fields=["source", "external_id"], name="party_source_external_id"
+            ),
             models.Index(fields=["owner", "stage"], name="party_owner_stage"),
             models.Index(fields=["awaiting_reply_since"], name="party_awaiting_reply"),
             models.Index(fields=["last_interaction_at"], name="party_last_interaction"),

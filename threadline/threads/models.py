@@ -68,7 +68,14 @@ class Thread(models.Model):
                 name="thread_unique_source_external_id",
             )
         ]
-        indexes = [models.Index(fields=["party", "status"], name="thread_party_status")]
+        indexes = [
+            models.Index(fields=["party", "status"], name="thread_party_status"),
+            # SQLite never uses the partial unique index above for a bound
+            # parameter, so idempotency look-ups need this plain one.
+            models.Index(
+                fields=["source", "external_id"], name="thread_source_external_id"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title

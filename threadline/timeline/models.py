@@ -90,6 +90,11 @@ class Event(models.Model):
             )
         ]
         indexes = [
+            # SQLite never uses the partial unique index above for a bound
+            # parameter, so idempotency look-ups need this plain one.
+            models.Index(
+                fields=["source", "external_id"], name="event_source_external_id"
+            ),
             # The timeline page and the brief read newest-first per party.
             models.Index(
                 fields=["party", "-occurred_at", "-id"], name="event_party_time"
