@@ -181,3 +181,13 @@ def test_tags_are_recorded(make_party, staff):
 
     assert [t.name for t in jane.tags.all()] == ["vip"]
     assert changes_of(jane) == [{"field": "tag", "old": "boiler", "new": None}]
+
+
+def test_adding_a_contact_point_twice_records_nothing_new(make_party, staff):
+    jane = make_party(emails=["jane@example.com"])
+    events = Event.objects.filter(party=jane).count()
+
+    point = add_contact_point(jane, Actor.for_user(staff), "email", "JANE@example.com")
+
+    assert point == jane.contact_points.get()
+    assert Event.objects.filter(party=jane).count() == events

@@ -119,7 +119,9 @@ def create_party(
             (ContactKind.ADDRESS, addresses),
         ):
             for raw in raws:
-                point = _add_point(party, kind, raw)
+                point, created = _add_point(party, kind, raw)
+                if not created:
+                    continue
                 changes.append({"field": "contact_point", "new": _point_ref(point)})
         for tag_name in tags:
             tag = _tag(tag_name)
@@ -208,7 +210,11 @@ def add_contact_point(
     actor.require_write()
     require_visible(party, actor)
     with transaction.atomic():
-        point = _add_point(party, kind, raw, label, is_primary, is_service_site)
+        point, created = _add_point(
+            party, kind, raw, label, is_primary, is_service_site
+        )
+        if not created:
+            return point
         record_event(
             party,
             Kind.PROFILE_CHANGE,
@@ -443,7 +449,8 @@ def _add_point(
     label: str = "",
     is_primary: bool = False,
     is_service_site: bool = False,
-) -> ContactPoint:
+) -> tuple[ContactPoint, bool]:
+    """Return the party's contact point for this value and whether it is new."""
     text = raw.strip()
     if not text:
         raise InvalidInput("The contact point is empty.", field="raw")
@@ -464,10 +471,10 @@ def _add_point(
         kind=kind, value=value, extension=extension
     ).first()
     if duplicate is not None:
-        return duplicate
+        return duplicate, False
     if not party.contact_points.filter(kind=kind).exists():
         is_primary = True
-    return ContactPoint.objects.create(
+    point = ContactPoint.objects.create(
         party=party,
         kind=kind,
         raw=text[:500],
@@ -478,6 +485,7 @@ def _add_point(
         is_primary=is_primary,
         is_service_site=is_service_site,
     )
+    return point, True
 
 
 def _tag(name: str) -> Tag | None:
