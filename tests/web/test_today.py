@@ -146,3 +146,24 @@ def test_what_customers_wrote_is_escaped(
 
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(&#x27;inbound&#x27;)" in page
+
+
+def test_today_says_when_a_list_has_more_than_it_shows(client, staff, make_party):
+    from threadline.timeline.actors import Actor
+    from threadline.timeline.services import record_event
+    from threadline.web.today import LIST_LIMIT
+
+    for number in range(LIST_LIMIT + 1):
+        party = make_party(f"Waiting {number:02d}")
+        record_event(
+            party,
+            "message",
+            "Hello?",
+            actor=Actor.for_user(staff),
+            payload={"direction": "inbound"},
+        )
+    client.force_login(staff)
+
+    page = client.get("/").content.decode()
+
+    assert f"{LIST_LIMIT}+" in page

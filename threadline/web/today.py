@@ -16,9 +16,10 @@ from threadline.timeline.models import Event
 logger = logging.getLogger(__name__)
 
 QUIET_AFTER = dt.timedelta(days=90)
-# Each list is bounded: Today is a to-do list, not a report. Follow-up rows
+# Each list is bounded, one more row is read to tell that more are waiting:
+# Today is a to-do list, not a report. Follow-up rows
 # carry their own forms and cost the most to render, so fewer of them show.
-LIST_LIMIT = 50
+LIST_LIMIT = 25
 FOLLOW_UP_LIMIT = 20
 
 
@@ -57,6 +58,9 @@ class Today:
     bookings: list[Event]
     gone_quiet: list[Party]
     more_follow_ups: bool = False
+    more_awaiting_reply: bool = False
+    more_bookings: bool = False
+    more_gone_quiet: bool = False
 
     @property
     def follow_up_count(self) -> int:
@@ -77,26 +81,32 @@ def today_for(user: User, now: dt.datetime | None = None) -> Today:
     ).select_related("party", "assignee")
     overdue = _rows(mine.filter(due_at__lt=moment), moment)
     due_today = _rows(mine.filter(due_at__gte=moment, due_at__lt=end), moment)
+    awaiting: list[Party] = list(
+        visible.filter(awaiting_reply_since__isnull=False)
+        .annotate(last_inbound=_last_inbound_summary())
+        .select_related("owner")
+        .order_by("awaiting_reply_since", "id")[: LIST_LIMIT + 1]
+    )
+    bookings = _bookings(user, start, end)
+    quiet = list(
+        visible.filter(
+            owner=user,
+            stage=Stage.CUSTOMER,
+            last_interaction_at__lt=moment - QUIET_AFTER,
+        ).order_by("last_interaction_at", "id")[: LIST_LIMIT + 1]
+    )
     logger.debug("Today for %s: %d overdue", user.public_id, len(overdue))
     return Today(
         now=moment,
         overdue=overdue[:FOLLOW_UP_LIMIT],
         due_today=due_today[:FOLLOW_UP_LIMIT],
         more_follow_ups=max(len(overdue), len(due_today)) > FOLLOW_UP_LIMIT,
-        awaiting_reply=list(
-            visible.filter(awaiting_reply_since__isnull=False)
-            .annotate(last_inbound=_last_inbound_summary())
-            .select_related("owner")
-            .order_by("awaiting_reply_since", "id")[:LIST_LIMIT]
-        ),
-        bookings=_bookings(user, start, end),
-        gone_quiet=list(
-            visible.filter(
-                owner=user,
-                stage=Stage.CUSTOMER,
-                last_interaction_at__lt=moment - QUIET_AFTER,
-            ).order_by("last_interaction_at", "id")[:LIST_LIMIT]
-        ),
+        awaiting_reply=awaiting[:LIST_LIMIT],
+        more_awaiting_reply=len(awaiting) > LIST_LIMIT,
+        bookings=bookings[:LIST_LIMIT],
+        more_bookings=len(bookings) > LIST_LIMIT,
+        gone_quiet=quiet[:LIST_LIMIT],
+        more_gone_quiet=len(quiet) > LIST_LIMIT,
     )
 
 
@@ -131,6 +141,6 @@ def _bookings(user: User, start: dt.datetime, end: dt.datetime) -> list[Event]:
         .filter(_party_visible(user))
         .filter(kind=Kind.BOOKING, scheduled_for__gte=start, scheduled_for__lt=end)
         .select_related("party")
-        .order_by("scheduled_for", "id")[:LIST_LIMIT]
+        .order_by("scheduled_for", "id")[: LIST_LIMIT + 1]
     )
     return [event for event in bookings if event.payload.get("status") != "cancelled"]

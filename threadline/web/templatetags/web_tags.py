@@ -1,11 +1,32 @@
-"""Template filters for showing times the way people say them."""
+"""Template filters for showing times the way people say them, and for
+building links to records by their public id."""
 
 import datetime as dt
+import functools
+import uuid
 
 from django import template
+from django.urls import reverse
 from django.utils.timesince import timesince
 
 register = template.Library()
+
+_SENTINEL = "00000000-0000-0000-0000-000000000000"
+
+
+@register.filter
+def link_to(public_id: uuid.UUID | str, url_name: str) -> str:
+    """The URL named `url_name` for one record, as `{% url %}` would give it.
+
+    A list page links dozens of rows, and resolving each with `reverse` cost
+    more than the rest of the row; the pattern is resolved once instead.
+    """
+    return _pattern(url_name).replace(_SENTINEL, str(public_id))
+
+
+@functools.cache
+def _pattern(url_name: str) -> str:
+    return reverse(url_name, args=[_SENTINEL])
 
 
 @register.filter
