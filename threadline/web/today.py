@@ -20,6 +20,9 @@ QUIET_AFTER = dt.timedelta(days=90)
 # Today is a to-do list, not a report. Follow-up rows
 # carry their own forms and cost the most to render, so fewer of them show.
 LIST_LIMIT = 25
+# Rows are read with only the columns the page shows: converting every
+# timestamp of every listed party cost more than the queries themselves.
+LISTED_PARTY_FIELDS = ("public_id", "display_name")
 FOLLOW_UP_LIMIT = 20
 
 
@@ -76,15 +79,30 @@ def today_for(user: User, now: dt.datetime | None = None) -> Today:
     end = start + dt.timedelta(days=1)
     visible = Party.objects.visible_to(user)
 
-    mine = FollowUp.objects.filter(
-        _party_visible(user), assignee=user, status=FollowUpStatus.OPEN
-    ).select_related("party", "assignee")
+    mine = (
+        FollowUp.objects.filter(
+            _party_visible(user), assignee=user, status=FollowUpStatus.OPEN
+        )
+        .select_related("party", "assignee")
+        .only(
+            "public_id",
+            "summary",
+            "due_at",
+            "party__public_id",
+            "party__display_name",
+            "assignee__name",
+            "assignee__email",
+        )
+    )
     overdue = _rows(mine.filter(due_at__lt=moment), moment)
     due_today = _rows(mine.filter(due_at__gte=moment, due_at__lt=end), moment)
     awaiting: list[Party] = list(
         visible.filter(awaiting_reply_since__isnull=False)
         .annotate(last_inbound=_last_inbound_summary())
         .select_related("owner")
+        .only(
+            *LISTED_PARTY_FIELDS, "awaiting_reply_since", "owner__name", "owner__email"
+        )
         .order_by("awaiting_reply_since", "id")[: LIST_LIMIT + 1]
     )
     bookings = _bookings(user, start, end)
@@ -93,7 +111,9 @@ def today_for(user: User, now: dt.datetime | None = None) -> Today:
             owner=user,
             stage=Stage.CUSTOMER,
             last_interaction_at__lt=moment - QUIET_AFTER,
-        ).order_by("last_interaction_at", "id")[: LIST_LIMIT + 1]
+        )
+        .only(*LISTED_PARTY_FIELDS, "last_interaction_at")
+        .order_by("last_interaction_at", "id")[: LIST_LIMIT + 1]
     )
     logger.debug("Today for %s: %d overdue", user.public_id, len(overdue))
     return Today(
@@ -141,6 +161,13 @@ def _bookings(user: User, start: dt.datetime, end: dt.datetime) -> list[Event]:
         .filter(_party_visible(user))
         .filter(kind=Kind.BOOKING, scheduled_for__gte=start, scheduled_for__lt=end)
         .select_related("party")
+        .only(
+            "scheduled_for",
+            "summary",
+            "payload",
+            "party__public_id",
+            "party__display_name",
+        )
         .order_by("scheduled_for", "id")[: LIST_LIMIT + 1]
     )
     return [event for event in bookings if event.payload.get("status") != "cancelled"]
