@@ -23,6 +23,7 @@ def create_follow_up(
     assignee: User,
     *,
     thread: Thread | None = None,
+    occurred_at: dt.datetime | None = None,
 ) -> FollowUp:
     actor.require_write()
     require_visible(party, actor)
@@ -43,20 +44,32 @@ def create_follow_up(
             assignee=assignee,
             created_by=actor.user,
         )
-        _record(follow_up, actor, "created", f"Follow-up: {follow_up.summary}")
+        _record(
+            follow_up,
+            actor,
+            "created",
+            f"Follow-up: {follow_up.summary}",
+            occurred_at=occurred_at,
+        )
     return follow_up
 
 
-def complete_follow_up(follow_up: FollowUp, actor: Actor, note: str = "") -> FollowUp:
+def complete_follow_up(
+    follow_up: FollowUp,
+    actor: Actor,
+    note: str = "",
+    *,
+    occurred_at: dt.datetime | None = None,
+) -> FollowUp:
     _require_open(follow_up, actor)
     with transaction.atomic():
         follow_up.status = FollowUpStatus.DONE
-        follow_up.completed_at = timezone.now()
+        follow_up.completed_at = occurred_at or timezone.now()
         follow_up.save(update_fields=["status", "completed_at", "updated_at"])
         summary = f"Done: {follow_up.summary}"
         if note.strip():
             summary += f" ({' '.join(note.split())})"
-        _record(follow_up, actor, "done", summary[:500])
+        _record(follow_up, actor, "done", summary[:500], occurred_at=occurred_at)
     return follow_up
 
 
@@ -122,6 +135,7 @@ def _record(
     action: str,
     summary: str,
     changes: list[dict[str, object]] | None = None,
+    occurred_at: dt.datetime | None = None,
 ) -> None:
     record_event(
         follow_up.party,
@@ -129,6 +143,7 @@ def _record(
         summary,
         actor=actor,
         thread=follow_up.thread,
+        occurred_at=occurred_at,
         payload={
             "follow_up": str(follow_up.public_id),
             "action": action,

@@ -206,6 +206,7 @@ def add_contact_point(
     label: str = "",
     is_primary: bool = False,
     is_service_site: bool = False,
+    occurred_at: dt.datetime | None = None,
 ) -> ContactPoint:
     actor.require_write()
     require_visible(party, actor)
@@ -220,6 +221,7 @@ def add_contact_point(
             Kind.PROFILE_CHANGE,
             f"Added {point.get_kind_display().lower()} {point.display}",
             actor=actor,
+            occurred_at=occurred_at,
             payload={"changes": [{"field": "contact_point", "new": _point_ref(point)}]},
         )
     _index(party)
@@ -251,6 +253,7 @@ def add_relationship(
     *,
     role: str = "",
     started_on: dt.date | None = None,
+    occurred_at: dt.datetime | None = None,
 ) -> Relationship:
     actor.require_write()
     require_visible(from_party, actor)
@@ -275,6 +278,7 @@ def add_relationship(
                 Kind.PROFILE_CHANGE,
                 f"Linked: {relationship}",
                 actor=actor,
+                occurred_at=occurred_at,
                 payload={"changes": [{"field": "relationship", "new": ref}]},
             )
     return relationship
@@ -305,7 +309,12 @@ def end_relationship(
 
 
 def pin_fact(
-    party: Party, actor: Actor, text: str, category: str = FactCategory.OTHER
+    party: Party,
+    actor: Actor,
+    text: str,
+    category: str = FactCategory.OTHER,
+    *,
+    occurred_at: dt.datetime | None = None,
 ) -> PinnedFact:
     actor.require_write()
     require_visible(party, actor)
@@ -324,6 +333,7 @@ def pin_fact(
             Kind.PROFILE_CHANGE,
             f"Pinned: {fact.text}",
             actor=actor,
+            occurred_at=occurred_at,
             payload={"changes": [{"field": "pinned_fact", "new": _fact_ref(fact)}]},
         )
     return fact

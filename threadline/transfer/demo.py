@@ -1198,9 +1198,16 @@ class _Writer:
                     link.kind,
                     role=link.role,
                     started_on=self._date(link.started) if link.started else None,
+                    occurred_at=self._moment(plan.created),
                 )
             for category, text in plan.facts:
-                pin_fact(party, self._actor(plan.owner or "helen"), text, category)
+                pin_fact(
+                    party,
+                    self._actor(plan.owner or "helen"),
+                    text,
+                    category,
+                    occurred_at=self._moment(plan.created),
+                )
             self._history(party, plan)
         self.parties[plan.key] = party
         return True
@@ -1236,6 +1243,7 @@ class _Writer:
                 site,
                 label="site",
                 is_service_site=True,
+                occurred_at=self._moment(plan.created),
             )
         return party
 
@@ -1287,11 +1295,18 @@ class _Writer:
             if step.actor in self.users
             else (self.users["helen"])
         )
+        due = self._moment(step.due)
         follow_up = create_follow_up(
-            party, actor, step.summary, self._moment(step.due), assignee, thread=thread
+            party,
+            actor,
+            step.summary,
+            due,
+            assignee,
+            thread=thread,
+            occurred_at=self._moment(step.at),
         )
         if step.done:
-            complete_follow_up(follow_up, actor)
+            complete_follow_up(follow_up, actor, occurred_at=min(due, timezone.now()))
 
     def _payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
