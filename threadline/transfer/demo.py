@@ -11,6 +11,7 @@ doubling anything.
 import datetime as dt
 import logging
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -179,7 +180,18 @@ TAGS = ("vip", "service plan", "landlord", "new build", "elderly", "referral")
 LANGUAGES = ("en", "en", "en", "en", "en", "es", "pl", "pt", "fr")
 CHANNELS = (Channel.ANY, Channel.PHONE, Channel.EMAIL, Channel.SMS, Channel.WHATSAPP)
 CONTACT_HOURS = ("", "", "", "Weekdays 9-5", "Evenings after 6", "Mornings only")
-US_AREA_CODES = ("415", "510", "650", "408", "707", "925")
+US_AREA_CODES = (
+    "415",
+    "510",
+    "650",
+    "408",
+    "707",
+    "925",
+    "209",
+    "530",
+    "559",
+    "831",
+)
 
 
 @dataclass(frozen=True)
@@ -540,11 +552,13 @@ class _Planner:
         return address
 
     def _phone(self, landline: bool) -> str:
-        for _ in range(50):
+        """A number no other party has, however each happens to be written."""
+        for _ in range(200):
             number = self._phone_number(landline)
-            if number not in self.used_phones:
+            digits = re.sub(r"\D", "", number)[-10:]
+            if digits not in self.used_phones:
                 break
-        self.used_phones.add(number)
+        self.used_phones.add(digits)
         return number
 
     def _phone_number(self, landline: bool) -> str:
