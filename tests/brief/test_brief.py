@@ -235,6 +235,10 @@ def test_who_they_are(jane, actor, staff, make_party):
     assert [r.text for r in identity.relationships] == [
         "works at Acme Ltd (Office manager)"
     ]
+    assert identity.language_label == "German"
+    assert [r.text for r in compute_brief(acme).identity.relationships] == [
+        "employs Jane Example (Office manager)"
+    ]
 
 
 def test_pinned_fact_on_household_shows_for_each_member(jane, actor):

@@ -12,10 +12,10 @@ MARKS = {"danger": "!!", "warning": "! ", "info": "- "}
 def brief_as_text(brief: Brief) -> str:
     """Warnings first, then who they are, open work, facts and history."""
     who = brief.identity
-    lines = [f"{who.name}  ({who.stage_label}" + _owner(brief) + ")"]
     if brief.as_of and not brief.existed:
-        lines.append(f"Not yet in the record on {_when(brief.as_of)}.")
-    elif brief.as_of:
+        return f"{who.name} was not yet in the record on {_when(brief.as_of)}."
+    lines = [f"{who.name}  ({who.stage_label}" + _owner(brief) + ")"]
+    if brief.as_of:
         lines.append(f"As of {_when(brief.as_of)}, rebuilt from the record.")
     lines.append("")
 
@@ -32,7 +32,7 @@ def brief_as_text(brief: Brief) -> str:
             who.preferred_channel if who.preferred_channel != "No preference" else "",
         ),
         ("Contact hours", who.contact_hours),
-        ("Language", who.language),
+        ("Language", who.language_label),
         ("Local time", who.local_time and f"{who.local_time:%H:%M} ({who.time_zone})"),
         ("Consent", who.consent_label),
         ("Tags", ", ".join(who.tags)),

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -79,6 +80,7 @@ class Identity:
     preferred_channel: str
     contact_hours: str
     language: str
+    language_label: str
     time_zone: str
     local_time: dt.datetime | None
     consent: str
@@ -179,7 +181,8 @@ def compute_brief(
     With `as_of`, the brief is rebuilt as it stood at that moment: only what
     was recorded by then, with later changes undone.
     """
-    moment = as_of or now or timezone.now()
+    current = now or timezone.now()
+    moment = min(as_of, current) if as_of else current
     history = party_as_of(party, moment) if as_of else None
     events = Event.objects.effective().filter(party=party, occurred_at__lte=moment)
     if as_of:
@@ -226,6 +229,7 @@ def _identity(party: Party, moment: dt.datetime, history: PartyAsOf | None) -> I
         preferred_channel=_label(Channel, fields["preferred_channel"]),
         contact_hours=fields["contact_hours"],
         language=fields["language"],
+        language_label=_language_name(fields["language"]),
         time_zone=zone_name,
         local_time=_local_time(zone_name, moment),
         consent=fields["consent"],
@@ -255,6 +259,16 @@ def _label(choices: Any, value: str) -> str:
         return str(choices(value).label)
     except ValueError:
         return value or ""
+
+
+def _language_name(code: str) -> str:
+    """'de' reads as German; an unknown code is shown as written."""
+    if not code:
+        return ""
+    try:
+        return str(Locale.parse(code.replace("-", "_")).get_display_name("en"))
+    except (ValueError, UnknownLocaleError):
+        return code
 
 
 def _local_time(zone_name: str, moment: dt.datetime) -> dt.datetime | None:
@@ -318,8 +332,8 @@ def _relationships(
             continue
         outgoing = link.from_party_id == party.pk
         other = link.to_party if outgoing else link.from_party
-        label = str(link.get_kind_display())
-        text = f"{label} {other.display_name}" if outgoing else _inverse(link, other)
+        label = str(link.get_kind_display()) if outgoing else _inverse(link)
+        text = f"{label} {other.display_name}"
         if link.role:
             text += f" ({link.role})"
         lines.append(
@@ -336,14 +350,15 @@ def _relationships(
     return lines
 
 
-def _inverse(link: Relationship, other: Party) -> str:
+def _inverse(link: Relationship) -> str:
+    """The relationship read from the other end: Acme employs Jane."""
     inverse = {
         RelationshipKind.WORKS_AT: "employs",
         RelationshipKind.HOUSEHOLD: "household of",
         RelationshipKind.REFERRED_BY: "referred",
         RelationshipKind.BILLING_CONTACT: "billed via",
     }
-    return f"{inverse.get(RelationshipKind(link.kind), link.kind)} {other.display_name}"
+    return inverse.get(RelationshipKind(link.kind), link.kind)
 
 
 def _pinned_facts(
