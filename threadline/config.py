@@ -63,6 +63,21 @@ def env_region(name: str, default: str) -> str:
     return value
 
 
+def env_currency(name: str, region: str) -> str:
+    """The business's currency: the variable, else the region's own."""
+    from babel.numbers import get_territory_currencies, list_currencies
+
+    value = env_str(name, "").upper()
+    if not value:
+        currencies = get_territory_currencies(region)
+        return currencies[0] if currencies else "EUR"
+    if value not in list_currencies():
+        raise ConfigurationError(
+            f"{name} must be an ISO 4217 currency code such as EUR, not {value!r}."
+        )
+    return value
+
+
 def data_dir() -> Path:
     path = Path(env_str("THREADLINE_DATA_DIR", "var")).resolve()
     path.mkdir(parents=True, exist_ok=True)

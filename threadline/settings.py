@@ -114,6 +114,7 @@ TIME_ZONE = config.env_time_zone("THREADLINE_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 DEFAULT_REGION = config.env_region("THREADLINE_DEFAULT_REGION", "US")
+DEFAULT_CURRENCY = config.env_currency("THREADLINE_CURRENCY", DEFAULT_REGION)
 PORT = config.env_int("PORT", 8000)
 
 STATIC_URL = "static/"

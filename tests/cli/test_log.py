@@ -200,3 +200,26 @@ def test_log_reads_a_plain_date_as_the_start_of_that_local_day(
 
     [event] = interactions(jane)
     assert event.occurred_at == dt.datetime(2026, 2, 10, 5, 0, tzinfo=dt.UTC)
+
+
+def test_quote_without_currency_takes_the_business_currency(settings, make_party):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from threadline.timeline.models import Event
+
+    settings.DEFAULT_CURRENCY = "GBP"
+    make_party("Currency Test", emails=["currency@example.com"])
+
+    call_command(
+        "log",
+        "currency@example.com",
+        "quote",
+        "Boiler",
+        "--field",
+        "amount=450",
+        stdout=StringIO(),
+    )
+
+    assert Event.objects.get(kind="quote").payload["currency"] == "GBP"

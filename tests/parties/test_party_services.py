@@ -191,3 +191,13 @@ def test_adding_a_contact_point_twice_records_nothing_new(make_party, staff):
 
     assert point == jane.contact_points.get()
     assert Event.objects.filter(party=jane).count() == events
+
+
+def test_local_only_number_is_kept_but_not_dialable(staff):
+    party = create_party(
+        Actor.for_user(staff), display_name_text="X", phones=["555-0123"]
+    )
+
+    point = party.contact_points.get()
+
+    assert (point.value, point.dialable, point.raw) == ("5550123", False, "555-0123")

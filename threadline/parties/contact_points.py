@@ -55,7 +55,9 @@ def normalise_phone(raw: str, region: str | None = None) -> PhoneParts:
         number = phonenumbers.parse(number_part, region or settings.DEFAULT_REGION)
     except phonenumbers.NumberParseException:
         return PhoneParts(raw=text, value=digits, extension="", dialable=False)
-    if not phonenumbers.is_possible_number(number):
+    # A local-only number ("555-0123") lacks its area code: keep it, flagged.
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
         return PhoneParts(raw=text, value=digits, extension="", dialable=False)
 
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -4,7 +4,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, cast
 
-from babel.numbers import get_territory_currencies
 from django import forms
 from django.conf import settings
 from django.utils import timezone
@@ -45,9 +44,8 @@ def local_datetime_input(**attrs: Any) -> forms.DateTimeInput:
 
 
 def default_currency() -> str:
-    """The currency of the business's default phone region, e.g. USD for US."""
-    currencies = get_territory_currencies(settings.DEFAULT_REGION)
-    return currencies[0] if currencies else "EUR"
+    """The business's currency (THREADLINE_CURRENCY, else its region's)."""
+    return str(settings.DEFAULT_CURRENCY)
 
 
 class ActiveUserChoice(forms.ModelChoiceField):

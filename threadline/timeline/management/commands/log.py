@@ -6,6 +6,7 @@ import re
 import typing
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
@@ -161,6 +162,8 @@ def _fields(kind: str, pairs: list[str]) -> dict[str, Any]:
             listed = ", ".join(allowed) or "none"
             raise CommandError(f"A {kind} has no field {name!r}; its fields: {listed}.")
         fields[name] = _field_value(kind, name, value.strip())
+    if "currency" in allowed and "amount" in fields:
+        fields.setdefault("currency", settings.DEFAULT_CURRENCY)
     return fields
 
 

@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from threadline.errors import ThreadlineError
@@ -47,6 +48,8 @@ class Command(BaseCommand):
             options["customers"], options["seed"], settings.DEFAULT_REGION
         )
         started = time.monotonic()
+        # A fresh data directory has no tables yet; the demo is for newcomers.
+        call_command("migrate", interactive=False, verbosity=0)
 
         try:
             summary = apply_plan(
