@@ -9,6 +9,7 @@ every list and count is built on.
 
 import csv
 import datetime as dt
+import json
 from io import StringIO
 from pathlib import Path
 
@@ -18,10 +19,17 @@ from django.test import Client
 from django.utils import timezone
 
 from threadline.accounts.models import Role, User
+from threadline.brief.services import compute_brief
 from threadline.followups.models import FollowUp
 from threadline.followups.services import create_follow_up
 from threadline.parties.models import Party
-from threadline.parties.services import create_party, restrict_party, update_party
+from threadline.parties.services import (
+    add_relationship,
+    create_party,
+    pin_fact,
+    restrict_party,
+    update_party,
+)
 from threadline.search.services import search_parties
 from threadline.timeline.actors import Actor
 from threadline.timeline.models import Event
@@ -194,3 +202,43 @@ def test_handover_keeps_the_restriction(world, manager):
 
     assert world["jane"] in Party.objects.visible_to(manager)
     assert world["jane"] not in Party.objects.visible_to(bob)
+
+
+@pytest.fixture
+def linked(world):
+    """Paula, whom everyone sees, is linked to Jane's restricted household."""
+    alice = Actor.for_user(world["users"]["alice@example.com"])
+    household = create_party(
+        alice, display_name_text="SECRET Household", kind="household"
+    )
+    paula = create_party(alice, display_name_text="Paula Public")
+    add_relationship(paula, household, alice, "household_member")
+    add_relationship(household, paula, alice, "billing_contact_for", role="SECRETROLE")
+    pin_fact(household, alice, "SECRETFACT dog bites", "problem")
+    restrict_party(household, alice, restricted=True)
+    return paula
+
+
+def test_a_restricted_party_does_not_show_through_a_linked_one(world, linked):
+    bob = world["users"]["bob@example.com"]
+    client = signed_in(bob)
+    pages = [
+        client.get(f"/customers/{linked.public_id}/").content.decode(),
+        client.get(f"/customers/{linked.public_id}/edit/").content.decode(),
+        command("brief", "Paula Public", "--as", bob.email),
+        json.dumps(compute_brief(linked, viewer=bob).to_dict()),
+    ]
+
+    for page in pages:
+        assert "Paula Public" in page
+        for secret in ("SECRET Household", "SECRETROLE", "SECRETFACT"):
+            assert secret not in page
+
+
+def test_the_linked_party_still_shows_to_those_with_access(world, linked):
+    alice = world["users"]["alice@example.com"]
+
+    page = signed_in(alice).get(f"/customers/{linked.public_id}/").content.decode()
+
+    assert "SECRET Household" in page
+    assert "SECRETFACT dog bites" in page

@@ -16,6 +16,7 @@ from babel import Locale, UnknownLocaleError
 from django.db.models import Q
 from django.utils import timezone
 
+from threadline.accounts.models import User
 from threadline.brief.history import PartyAsOf, party_as_of
 from threadline.followups.models import FollowUp, FollowUpStatus
 from threadline.parties.models import (
@@ -28,6 +29,7 @@ from threadline.parties.models import (
     PinnedFact,
     Relationship,
     RelationshipKind,
+    RelationshipQuerySet,
     Stage,
 )
 from threadline.threads.models import OPEN_STATUSES, Thread, ThreadKind, ThreadStatus
@@ -174,12 +176,17 @@ class Brief:
 
 
 def compute_brief(
-    party: Party, *, now: dt.datetime | None = None, as_of: dt.datetime | None = None
+    party: Party,
+    *,
+    viewer: User | None = None,
+    now: dt.datetime | None = None,
+    as_of: dt.datetime | None = None,
 ) -> Brief:
     """Build the brief of a party the caller has already been allowed to see.
 
-    With `as_of`, the brief is rebuilt as it stood at that moment: only what
-    was recorded by then, with later changes undone.
+    With a viewer, linked parties they may not see are left out, with the
+    facts pinned on them. With `as_of`, the brief is rebuilt as it stood at
+    that moment: only what was recorded by then, with later changes undone.
     """
     current = now or timezone.now()
     moment = min(as_of, current) if as_of else current
@@ -200,10 +207,10 @@ def compute_brief(
         party=party,
         now=moment,
         as_of=as_of,
-        identity=_identity(party, moment, history),
+        identity=_identity(party, moment, history, _links(viewer)),
         open_threads=threads,
         open_follow_ups=follow_ups,
-        pinned_facts=_pinned_facts(party, moment, as_of),
+        pinned_facts=_pinned_facts(party, moment, as_of, _links(viewer)),
         recent=recent,
         last_contact_at=last_contact,
         since_last_contact=(moment - last_contact) if last_contact else None,
@@ -214,7 +221,17 @@ def compute_brief(
     return brief
 
 
-def _identity(party: Party, moment: dt.datetime, history: PartyAsOf | None) -> Identity:
+def _links(viewer: User | None) -> RelationshipQuerySet:
+    links = Relationship.objects.all()
+    return links.visible_to(viewer) if viewer is not None else links
+
+
+def _identity(
+    party: Party,
+    moment: dt.datetime,
+    history: PartyAsOf | None,
+    links: RelationshipQuerySet,
+) -> Identity:
     fields = history.fields if history else _current_fields(party)
     zone_name = fields["time_zone"] or ""
     owner = fields["owner"]
@@ -236,7 +253,7 @@ def _identity(party: Party, moment: dt.datetime, history: PartyAsOf | None) -> I
         consent_label=_label(Consent, fields["consent"]),
         tags=_tags(party, history),
         contact_points=_contact_points(party, history),
-        relationships=_relationships(party, moment, history),
+        relationships=_relationships(party, moment, history, links),
     )
 
 
@@ -320,9 +337,12 @@ def _contact_points(party: Party, history: PartyAsOf | None) -> list[ContactLine
 
 
 def _relationships(
-    party: Party, moment: dt.datetime, history: PartyAsOf | None
+    party: Party,
+    moment: dt.datetime,
+    history: PartyAsOf | None,
+    links: RelationshipQuerySet,
 ) -> list[RelationLine]:
-    links = Relationship.objects.filter(
+    links = links.filter(
         Q(from_party=party) | Q(to_party=party), created_at__lte=moment
     ).select_related("from_party", "to_party")
     lines = []
@@ -362,9 +382,12 @@ def _inverse(link: Relationship) -> str:
 
 
 def _pinned_facts(
-    party: Party, moment: dt.datetime, as_of: dt.datetime | None
+    party: Party,
+    moment: dt.datetime,
+    as_of: dt.datetime | None,
+    links: RelationshipQuerySet,
 ) -> list[FactLine]:
-    sharing = Relationship.objects.filter(
+    sharing = links.filter(
         from_party=party, kind__in=SHARING_RELATIONSHIPS, ended_on__isnull=True
     ).values("to_party")
     facts = (

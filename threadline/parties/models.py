@@ -195,6 +195,17 @@ class RelationshipKind(models.TextChoices):
     BILLING_CONTACT = "billing_contact_for", "billing contact for"
 
 
+class RelationshipQuerySet(models.QuerySet["Relationship"]):
+    def visible_to(self, user: User) -> "RelationshipQuerySet":
+        """Links whose both ends the user may see, so a restricted party never
+        shows through a party it is linked to."""
+        visible = Party.objects.visible_to(user)
+        return self.filter(
+            Exists(visible.filter(pk=OuterRef("from_party_id"))),
+            Exists(visible.filter(pk=OuterRef("to_party_id"))),
+        )
+
+
 class Relationship(models.Model):
     """A typed, dated link from one party to another."""
 
@@ -211,6 +222,8 @@ class Relationship(models.Model):
     ended_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RelationshipQuerySet.as_manager()
 
     class Meta:
         ordering = ["kind", "id"]

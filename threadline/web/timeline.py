@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q
 
+from threadline.accounts.models import User
 from threadline.parties.models import Party
 from threadline.timeline.models import Event, EventQuerySet
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 30
+HIDDEN_LINK = "Linked to or from a customer you do not have access to"
 # Cursors count whole microseconds from here, so they round-trip exactly.
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -57,6 +59,7 @@ def timeline_page(
     before: Cursor | None = None,
     until: dt.datetime | None = None,
     size: int = PAGE_SIZE,
+    viewer: User | None = None,
 ) -> TimelinePage:
     """Return up to `size` effective events and the cursor of the next page.
 
@@ -73,10 +76,47 @@ def timeline_page(
         )
 
     rows = list(events.order_by("-occurred_at", "-id")[: size + 1])
+    if viewer is not None:
+        _mask_hidden_links(rows, viewer)
     if len(rows) <= size:
         return TimelinePage(events=rows, older=None)
     last = rows[size - 1]
     return TimelinePage(events=rows[:size], older=Cursor(last.occurred_at, last.id))
+
+
+def _mask_hidden_links(events: list[Event], viewer: User) -> None:
+    """Blank out entries naming a linked party the viewer may not see.
+
+    A link's entry names both parties in its summary; once one of them is
+    restricted, the other's timeline must not show its name. One query for
+    the whole page, and none when the page links nobody.
+    """
+    linked = {event.pk: _linked_parties(event) for event in events}
+    mentioned = set().union(*linked.values()) if linked else set()
+    if not mentioned:
+        return
+    visible = {
+        str(key)
+        for key in Party.objects.visible_to(viewer)
+        .filter(public_id__in=mentioned)
+        .values_list("public_id", flat=True)
+    }
+    for event in events:
+        if linked[event.pk] - visible:
+            event.summary = HIDDEN_LINK
+            event.payload = {}
+
+
+def _linked_parties(event: Event) -> set[str]:
+    changes = event.payload.get("changes") if isinstance(event.payload, dict) else None
+    ends: set[str] = set()
+    for change in changes or []:
+        if change.get("field") != "relationship":
+            continue
+        for side in (change.get("old"), change.get("new")):
+            if isinstance(side, dict):
+                ends.update(str(side[key]) for key in ("from", "to") if side.get(key))
+    return ends
 
 
 def _as_it_stood(until: dt.datetime | None) -> EventQuerySet:

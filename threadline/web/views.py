@@ -256,7 +256,7 @@ def relationship_end(
     request: StaffRequest, public_id: uuid.UUID, relationship_id: uuid.UUID
 ) -> HttpResponse:
     party = party_for_write(request.user, public_id)
-    link = _owned(_links_of(party), relationship_id)
+    link = _owned(_links_of(party, request.user), relationship_id)
     form = EndRelationshipForm(request.POST)
     ended_on = form.cleaned_data["ended_on"] if form.is_valid() else None
     end_relationship(link, Actor.for_user(request.user), ended_on)
@@ -525,16 +525,19 @@ def _render_edit(
         "point_form": point_form or ContactPointForm(),
         "link_form": link_form or RelationshipForm(),
         "points": party.contact_points.all(),
-        "links": _links_of(party).order_by("ended_on", "kind", "id"),
+        "links": _links_of(party, request.user).order_by("ended_on", "kind", "id"),
     }
     return render(request, "web/party_edit.html", context, status=status)
 
 
-def _links_of(party: Party) -> QuerySet[Relationship]:
-    """The party's relationships in either direction, with both ends loaded."""
-    return Relationship.objects.filter(
-        Q(from_party=party) | Q(to_party=party)
-    ).select_related("from_party", "to_party")
+def _links_of(party: Party, user: User) -> QuerySet[Relationship]:
+    """The party's relationships in either direction that the user may see,
+    with both ends loaded."""
+    return (
+        Relationship.objects.visible_to(user)
+        .filter(Q(from_party=party) | Q(to_party=party))
+        .select_related("from_party", "to_party")
+    )
 
 
 def _timeline_context(
@@ -546,7 +549,9 @@ def _timeline_context(
         kind = ""
     before = None if fresh else Cursor.decode(request.GET.get("before", ""))
     as_of, as_of_error = (None, "") if fresh else _as_of(request.GET.get("as_of", ""))
-    page = timeline_page(party, kind=kind, before=before, until=as_of)
+    page = timeline_page(
+        party, kind=kind, before=before, until=as_of, viewer=request.user
+    )
     as_of_text = request.GET.get("as_of", "") if as_of else ""
     return {
         "party": party,
@@ -577,7 +582,7 @@ def _older_query(page: TimelinePage, kind: str, as_of_text: str) -> str:
 def _brief_context(
     request: StaffRequest, party: Party, as_of: dt.datetime | None
 ) -> dict[str, Any]:
-    brief = compute_brief(party, as_of=as_of)
+    brief = compute_brief(party, viewer=request.user, as_of=as_of)
     return {
         "brief": brief,
         "log_form": QuickLogForm(user=request.user),

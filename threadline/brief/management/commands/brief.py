@@ -36,7 +36,7 @@ class Command(BaseCommand):
         except ThreadlineError as error:
             raise CommandError(error.message) from error
 
-        brief = compute_brief(party, as_of=as_of)
+        brief = compute_brief(party, viewer=user, as_of=as_of)
         if options["json"]:
             self.stdout.write(json.dumps(brief.to_dict(), indent=2, ensure_ascii=False))
         else:
