@@ -201,3 +201,14 @@ def test_local_only_number_is_kept_but_not_dialable(staff):
     point = party.contact_points.get()
 
     assert (point.value, point.dialable, point.raw) == ("5550123", False, "555-0123")
+
+
+def test_names_lose_invisible_characters_and_stay_findable(staff):
+    party = create_party(
+        Actor.for_user(staff), given_name="\ufeffBOM", family_name="Name\u200b"
+    )
+
+    assert party.display_name == "BOM Name"
+    assert list(search_parties(staff, "bom")) == [party]
+    with pytest.raises(InvalidInput):
+        create_party(Actor.for_user(staff), display_name_text="\u200b\u00a0")

@@ -175,3 +175,49 @@ def test_inbound_message_marks_party_awaiting_reply_until_answered(make_party, s
     jane.refresh_from_db()
     assert jane.awaiting_reply_since is None
     assert jane.last_interaction_at is not None
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        dt.datetime(1850, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.UTC),
+    ],
+)
+def test_implausible_times_are_refused(make_party, staff, when):
+    with pytest.raises(InvalidInput, match="out of range"):
+        record_event(
+            make_party(), "call", "x", actor=Actor.for_user(staff), occurred_at=when
+        )
+
+
+def test_a_call_cannot_be_logged_ahead_but_a_booking_can(make_party, staff, now):
+    jane, actor = make_party(), Actor.for_user(staff)
+    next_week = now + dt.timedelta(days=7)
+
+    with pytest.raises(InvalidInput, match="out of range"):
+        record_event(jane, "call", "x", actor=actor, occurred_at=next_week)
+    record_event(jane, "booking", "Service", actor=actor, occurred_at=next_week)
+
+
+def test_amounts_are_stored_plainly(make_party, staff):
+    event, _ = record_event(
+        make_party(),
+        "payment",
+        "Paid",
+        actor=Actor.for_user(staff),
+        payload={"amount": "1e5", "currency": "USD"},
+    )
+
+    assert event.payload["amount"] == "100000.00"
+
+
+def test_invisible_and_control_characters_are_dropped(make_party, staff):
+    event, _ = record_event(
+        make_party(),
+        "note",
+        "\u202eevil\u202c \x1b[31mred\x07",
+        actor=Actor.for_user(staff),
+    )
+
+    assert event.summary == "evil [31mred"

@@ -95,3 +95,20 @@ def test_outsider_gets_404_on_a_restricted_follow_up(
     )
 
     assert response.status_code == 404
+
+
+def test_follow_up_cannot_go_to_someone_shut_out_of_the_customer(
+    make_party, owner, outsider, now
+):
+    import pytest
+
+    from threadline.errors import InvalidInput
+    from threadline.followups.services import create_follow_up
+    from threadline.parties.services import restrict_party
+    from threadline.timeline.actors import Actor
+
+    jane = make_party("Jane Example")
+    restrict_party(jane, Actor.for_user(owner), restricted=True)
+
+    with pytest.raises(InvalidInput, match="cannot see this customer"):
+        create_follow_up(jane, Actor.for_user(owner), "Call", now, outsider)

@@ -83,10 +83,11 @@ def test_today_hides_restricted_parties_from_outsiders(
     now: dt.datetime,
 ) -> None:
     _fill_day(jane, owner, now)
-    restrict_party(jane, Actor.for_user(owner), restricted=True)
+    # Assigned while the party was open; restricting it later must hide it.
     create_follow_up(
         jane, Actor.system("test"), "Secret follow-up", now - dt.timedelta(1), outsider
     )
+    restrict_party(jane, Actor.for_user(owner), restricted=True)
 
     response = signed_in(outsider).get(reverse("web:today"))
 

@@ -9,9 +9,10 @@ from threadline.accounts.models import User
 from threadline.errors import InvalidInput
 from threadline.followups.models import FollowUp, FollowUpStatus
 from threadline.parties.models import Party
+from threadline.parties.names import clean_line
 from threadline.threads.models import Thread
 from threadline.timeline.actors import Actor
-from threadline.timeline.kinds import Kind
+from threadline.timeline.kinds import PLAN_AHEAD, Kind, check_moment
 from threadline.timeline.services import record_event, require_visible
 
 
@@ -27,11 +28,11 @@ def create_follow_up(
 ) -> FollowUp:
     actor.require_write()
     require_visible(party, actor)
-    text = " ".join(summary.split())
+    text = clean_line(summary)
     if not text:
         raise InvalidInput("Say what needs doing.", field="summary")
     _check_due(due_at)
-    _check_assignee(assignee)
+    _check_assignee(assignee, party)
     if thread is not None and thread.party_id != party.pk:
         raise InvalidInput("That thread belongs to another customer.", field="thread")
 
@@ -106,7 +107,7 @@ def reschedule_follow_up(
 
 def reassign_follow_up(follow_up: FollowUp, actor: Actor, assignee: User) -> FollowUp:
     _require_open(follow_up, actor)
-    _check_assignee(assignee)
+    _check_assignee(assignee, follow_up.party)
     old = follow_up.assignee
     if old.pk == assignee.pk:
         return follow_up
@@ -164,11 +165,18 @@ def _require_open(follow_up: FollowUp, actor: Actor) -> None:
 def _check_due(due_at: dt.datetime) -> None:
     if timezone.is_naive(due_at):
         raise InvalidInput("The due time needs a time zone.", field="due_at")
+    check_moment(due_at, latest=PLAN_AHEAD, field="due_at")
 
 
-def _check_assignee(assignee: User) -> None:
+def _check_assignee(assignee: User, party: Party) -> None:
     if not assignee.is_active:
         raise InvalidInput(
             f"{assignee.display_name} is deactivated; assign someone else.",
+            field="assignee",
+        )
+    if not Party.objects.visible_to(assignee).filter(pk=party.pk).exists():
+        raise InvalidInput(
+            f"{assignee.display_name} cannot see this customer; assign someone "
+            "it is open to.",
             field="assignee",
         )

@@ -3,6 +3,31 @@
 import unicodedata
 
 
+def clean_line(text: str) -> str:
+    """One line of user text without control or invisible format characters
+    (zero-width spaces, bidirectional overrides, a stray BOM), spaces folded.
+
+    Such characters make a name unfindable, can spoof the text around it, or
+    reach a terminal as escape codes.
+    """
+    kept = "".join(
+        " " if unicodedata.category(char) == "Cc" else char
+        for char in text
+        if unicodedata.category(char) != "Cf"
+    )
+    return " ".join(kept.split())
+
+
+def clean_text(text: str) -> str:
+    """Several lines of user text: line breaks and tabs kept, other control
+    and format characters dropped."""
+    return "".join(
+        char
+        for char in text
+        if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cf")
+    ).strip()
+
+
 def fold(text: str) -> str:
     """Lower-case the text and strip accents, for sorting and matching."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -12,5 +37,5 @@ def fold(text: str) -> str:
 
 def display_name(given: str, family: str, fallback: str = "") -> str:
     """Join the parts that exist, so a single name never reads 'None'."""
-    joined = " ".join(part for part in (given.strip(), family.strip()) if part)
-    return joined or " ".join(fallback.split())
+    joined = " ".join(part for part in (clean_line(given), clean_line(family)) if part)
+    return joined or clean_line(fallback)

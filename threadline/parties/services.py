@@ -28,7 +28,7 @@ from threadline.parties.models import (
     Stage,
     Tag,
 )
-from threadline.parties.names import display_name, fold
+from threadline.parties.names import clean_line, display_name, fold
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.timeline.services import record_event, require_visible
@@ -92,8 +92,8 @@ def create_party(
     with transaction.atomic():
         party = Party(
             display_name=name[:300],
-            given_name=given_name.strip()[:150],
-            family_name=family_name.strip()[:150],
+            given_name=clean_line(given_name)[:150],
+            family_name=clean_line(family_name)[:150],
             sort_name=fold(name)[:300],
             stage_changed_at=when,
             source=source,
@@ -147,7 +147,7 @@ def update_party(party: Party, actor: Actor, **changes: Any) -> Party:
     values = _validated_fields(changes)
     for name in ("given_name", "family_name", "display_name"):
         if name in changes:
-            values[name] = " ".join(str(changes[name]).split())
+            values[name] = clean_line(str(changes[name]))
     if "display_name" in values and not values["display_name"]:
         raise InvalidInput("A customer needs a name.", field="display_name")
 
@@ -318,7 +318,7 @@ def pin_fact(
 ) -> PinnedFact:
     actor.require_write()
     require_visible(party, actor)
-    clean = " ".join(text.split())
+    clean = clean_line(text)
     if not clean:
         raise InvalidInput("Write the fact to pin.", field="text")
     if category not in FactCategory.values:
@@ -436,7 +436,7 @@ def _validated_fields(fields: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"{value} is deactivated.", field=key)
         if key == "time_zone" and value:
             _check_time_zone(value)
-        values[key] = value.strip() if isinstance(value, str) else value
+        values[key] = clean_line(value) if isinstance(value, str) else value
     return values
 
 

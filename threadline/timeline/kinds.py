@@ -10,11 +10,32 @@ from typing import Any, Literal
 
 from babel.numbers import list_currencies
 from django.db import models
+from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from threadline.errors import InvalidInput
 
 CURRENCIES = frozenset(list_currencies())
+EARLIEST_YEAR = 1900
+# What happened is recorded when it happened: at most a day ahead, for clocks
+# and time zones; plans (bookings, due dates) reach ten years ahead.
+RECORD_AHEAD = dt.timedelta(days=1)
+PLAN_AHEAD = dt.timedelta(days=3653)
+
+
+def check_moment(value: dt.datetime, *, latest: dt.timedelta, field: str) -> None:
+    """Raise InvalidInput for a time before 1900 or further ahead than allowed."""
+    limit = timezone.now() + latest
+    try:
+        too_late = value.year > limit.year or value > limit
+    except OverflowError:
+        too_late = True
+    if value.year < EARLIEST_YEAR or too_late:
+        raise InvalidInput(
+            f"{value:%Y-%m-%d %H:%M} is out of range: give a time after "
+            f"{EARLIEST_YEAR} and no later than {limit:%Y-%m-%d}.",
+            field=field,
+        )
 
 
 class Kind(models.TextChoices):
@@ -62,6 +83,14 @@ class Money(Payload):
     currency: str = Field(min_length=3, max_length=3)
     reference: str = Field(default="", max_length=100)
 
+    @field_validator("amount")
+    @classmethod
+    def plain_amount(cls, value: Decimal) -> Decimal:
+        """1e5 is stored as 100000.00, never in scientific notation."""
+        if not value.is_finite():
+            raise ValueError("give a number such as 450.00")
+        return value.quantize(Decimal("0.01"))
+
     @field_validator("currency")
     @classmethod
     def known_currency(cls, value: str) -> str:
@@ -75,9 +104,25 @@ Direction = Literal["inbound", "outbound"]
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise ValueError("give the time with its time zone or UTC offset")
+    try:
+        check_moment(value, latest=PLAN_AHEAD, field="")
+    except InvalidInput as error:
+        raise ValueError(error.message) from error
     return value
+
+
+def _plausible_day(value: dt.date | None) -> dt.date | None:
+    if value is not None and not EARLIEST_YEAR <= value.year <= _latest_year():
+        raise ValueError(f"give a date between {EARLIEST_YEAR} and {_latest_year()}")
+    return value
+
+
+def _latest_year() -> int:
+    return (timezone.now() + PLAN_AHEAD).year
 
 
 class NotePayload(Payload):
@@ -122,9 +167,19 @@ class QuotePayload(Money):
     status: Literal["sent", "accepted", "declined"] = "sent"
     decide_by: dt.date | None = None
 
+    @field_validator("decide_by")
+    @classmethod
+    def plausible(cls, value: dt.date | None) -> dt.date | None:
+        return _plausible_day(value)
+
 
 class InvoicePayload(Money):
     due_on: dt.date | None = None
+
+    @field_validator("due_on")
+    @classmethod
+    def plausible(cls, value: dt.date | None) -> dt.date | None:
+        return _plausible_day(value)
 
 
 class PaymentPayload(Money):

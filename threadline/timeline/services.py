@@ -12,8 +12,16 @@ from django.utils import timezone
 
 from threadline.errors import InvalidInput, NotFound
 from threadline.parties.models import Party
+from threadline.parties.names import clean_line, clean_text
 from threadline.timeline.actors import Actor
-from threadline.timeline.kinds import CONTACT_KINDS, Kind, validate_payload
+from threadline.timeline.kinds import (
+    CONTACT_KINDS,
+    PLAN_AHEAD,
+    RECORD_AHEAD,
+    Kind,
+    check_moment,
+    validate_payload,
+)
 from threadline.timeline.models import Event
 
 logger = logging.getLogger(__name__)
@@ -192,7 +200,7 @@ def _validated_fields(
     payload: dict[str, Any],
     body: str,
 ) -> dict[str, Any]:
-    text = " ".join(summary.split())
+    text = clean_line(summary)
     if not text:
         raise InvalidInput("Write a short summary of what happened.", field="summary")
     if len(text) > SUMMARY_MAX:
@@ -207,6 +215,10 @@ def _validated_fields(
             "The time has no time zone; give it with an offset or in UTC.",
             field="occurred_at",
         )
+    # A booking may be entered at the time it is for; anything else is
+    # recorded when it happened.
+    ahead = PLAN_AHEAD if kind == Kind.BOOKING else RECORD_AHEAD
+    check_moment(when, latest=ahead, field="occurred_at")
     zone = occurred_tz or party.time_zone or settings.TIME_ZONE
     try:
         zoneinfo.ZoneInfo(zone)
@@ -222,7 +234,7 @@ def _validated_fields(
         "occurred_at": when.astimezone(dt.UTC),
         "occurred_tz": zone,
         "payload": stored,
-        "body": body.strip(),
+        "body": clean_text(body),
         "direction": stored.get("direction", ""),
         "scheduled_for": _scheduled_for(stored),
     }

@@ -1317,7 +1317,7 @@ class _Writer:
             due,
             assignee,
             thread=thread,
-            occurred_at=self._moment(step.at),
+            occurred_at=min(self._moment(step.at), timezone.now()),
         )
         if step.done:
             complete_follow_up(follow_up, actor, occurred_at=min(due, timezone.now()))
