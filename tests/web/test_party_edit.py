@@ -84,3 +84,25 @@ def test_outsider_gets_404_editing_a_restricted_party(
     response = signed_in(outsider).get(reverse("web:party_edit", args=[jane.public_id]))
 
     assert response.status_code == 404
+
+
+def test_a_stale_edit_form_does_not_undo_someone_elses_change(
+    client, make_party, staff, other_staff
+):
+    from threadline.parties.services import update_party
+    from threadline.timeline.actors import Actor
+
+    jane = make_party("Jane Example", stage="customer")
+    client.force_login(staff)
+    url = f"/customers/{jane.public_id}/edit/"
+    stale = client.get(url).context["form"].initial
+    update_party(jane, Actor.for_user(other_staff), stage="former")
+
+    form = {k: ("" if v is None else v) for k, v in stale.items()}
+    form["contact_hours"] = "after 5pm"
+    response = client.post(url, form)
+
+    jane.refresh_from_db()
+    assert response.status_code == 409
+    assert "Someone else changed this customer" in response.content.decode()
+    assert (jane.stage, jane.contact_hours) == ("former", "")

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from threadline.accounts.models import Team, User
-from threadline.errors import InvalidInput
+from threadline.errors import Conflict, InvalidInput
 from threadline.parties.contact_points import (
     normalise_email,
     normalise_phone,
@@ -140,10 +140,24 @@ def create_party(
     return party
 
 
-def update_party(party: Party, actor: Actor, **changes: Any) -> Party:
-    """Change fields of a party; record a stage change and a profile change."""
+def party_version(party: Party) -> str:
+    """A token that changes whenever the party's own fields or tags change."""
+    return party.updated_at.isoformat()
+
+
+def update_party(
+    party: Party, actor: Actor, *, expected_version: str = "", **changes: Any
+) -> Party:
+    """Change fields of a party; record a stage change and a profile change.
+
+    With `expected_version` (from party_version when the form was shown),
+    raise Conflict if someone else changed the party since, so that a stale
+    form never silently undoes their change.
+    """
     actor.require_write()
     require_visible(party, actor)
+    if expected_version:
+        _check_version(party, expected_version)
     values = _validated_fields(changes)
     for name in ("given_name", "family_name", "display_name"):
         if name in changes:
@@ -195,6 +209,17 @@ def update_party(party: Party, actor: Actor, **changes: Any) -> Party:
             )
     _index(party)
     return party
+
+
+def _check_version(party: Party, expected: str) -> None:
+    current = Party.objects.filter(pk=party.pk).values_list("updated_at", flat=True)
+    stamp = current.first()
+    if stamp is None or stamp.isoformat() != expected:
+        raise Conflict(
+            "Someone else changed this customer after you opened the form, so "
+            "your changes were not saved. The form now shows the current "
+            "details; make your change again."
+        )
 
 
 def add_contact_point(
@@ -367,6 +392,7 @@ def set_tags(party: Party, actor: Actor, names: Iterable[str]) -> None:
     with transaction.atomic():
         party.tags.add(*(wanted[name] for name in added))
         party.tags.remove(*(current[name] for name in removed))
+        party.save(update_fields=["updated_at"])
         changes = [{"field": "tag", "new": name} for name in added]
         changes += [{"field": "tag", "old": name} for name in removed]
         record_event(

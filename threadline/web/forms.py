@@ -207,6 +207,7 @@ class PartyForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. Europe/London"}),
     )
     consent = forms.ChoiceField(choices=Consent.choices, initial=Consent.UNKNOWN)
+    version = forms.CharField(required=False, widget=forms.HiddenInput)
     tags = forms.CharField(
         required=False,
         help_text="Separate tags with commas.",

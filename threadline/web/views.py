@@ -26,7 +26,7 @@ from django_htmx.http import (
 
 from threadline.accounts.models import User
 from threadline.brief.services import compute_brief
-from threadline.errors import InvalidInput, NotFound
+from threadline.errors import Conflict, InvalidInput, NotFound
 from threadline.followups.models import FollowUp
 from threadline.followups.services import (
     complete_follow_up,
@@ -45,6 +45,7 @@ from threadline.parties.services import (
     add_relationship,
     create_party,
     end_relationship,
+    party_version,
     pin_fact,
     remove_contact_point,
     set_tags,
@@ -154,11 +155,17 @@ def party_detail(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
 def party_edit(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     party = party_for_write(request.user, public_id)
     form = PartyForm(request.POST or None, initial=_party_initial(party))
-    saved = (
-        request.method == "POST"
-        and form.is_valid()
-        and _update_party(party, request.user, form)
-    )
+    try:
+        saved = (
+            request.method == "POST"
+            and form.is_valid()
+            and _update_party(party, request.user, form)
+        )
+    except Conflict as error:
+        party.refresh_from_db()
+        form = PartyForm(initial=_party_initial(party))
+        messages.error(request, error.message)
+        return _render_edit(request, party, form=form, status=409)
     if saved:
         messages.success(request, "Saved.")
         return redirect("web:party", public_id=party.public_id)
@@ -485,7 +492,12 @@ def _update_party(party: Party, user: User, form: PartyForm) -> bool:
     try:
         # One form, one change: the fields and the tags land together or not.
         with transaction.atomic():
-            update_party(party, actor, **form.fields_for_service())
+            update_party(
+                party,
+                actor,
+                expected_version=form.cleaned_data.get("version", ""),
+                **form.fields_for_service(),
+            )
             set_tags(party, actor, form.tag_names())
     except InvalidInput as error:
         add_service_error(form, error)
@@ -507,6 +519,7 @@ def _party_initial(party: Party) -> dict[str, Any]:
         "time_zone": party.time_zone,
         "consent": party.consent,
         "tags": ", ".join(tag.name for tag in party.tags.all()),
+        "version": party_version(party),
     }
 
 
