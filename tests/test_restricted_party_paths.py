@@ -242,3 +242,16 @@ def test_the_linked_party_still_shows_to_those_with_access(world, linked):
 
     assert "SECRET Household" in page
     assert "SECRETFACT dog bites" in page
+
+
+def test_tags_only_on_hidden_customers_are_not_offered(world):
+    from threadline.parties.services import set_tags
+
+    alice = Actor.for_user(world["users"]["alice@example.com"])
+    set_tags(world["jane"], alice, ["secret-tag"])
+
+    bob_page = signed_in(world["users"]["bob@example.com"]).get("/customers/")
+    alice_page = signed_in(world["users"]["alice@example.com"]).get("/customers/")
+
+    assert "secret-tag" not in bob_page.content.decode()
+    assert "secret-tag" in alice_page.content.decode()

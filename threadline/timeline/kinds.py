@@ -32,7 +32,7 @@ def check_moment(value: dt.datetime, *, latest: dt.timedelta, field: str) -> Non
         too_late = True
     if value.year < EARLIEST_YEAR or too_late:
         raise InvalidInput(
-            f"{value:%Y-%m-%d %H:%M} is out of range: give a time after "
+            f"{value.isoformat(timespec='minutes')} is out of range: give a time after "
             f"{EARLIEST_YEAR} and no later than {limit:%Y-%m-%d}.",
             field=field,
         )

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from threadline.accounts.models import User
@@ -14,6 +15,7 @@ from threadline.parties.models import (
     Consent,
     ContactKind,
     FactCategory,
+    Party,
     PartyKind,
     RelationshipKind,
     Stage,
@@ -174,6 +176,17 @@ class CustomerFilterForm(forms.Form):
             ("none", "No owner"),
             *((str(person.public_id), person.display_name) for person in people),
         ]
+        # A tag used only on customers hidden from the user is not offered.
+        visible_tags = Tag.objects.filter(
+            Exists(
+                Party.tags.through.objects.filter(
+                    tag=OuterRef("pk"), party__in=Party.objects.visible_to(user)
+                )
+            )
+        )
+        cast(
+            forms.ModelChoiceField, self.fields["tag"]
+        ).queryset = visible_tags.order_by("name")
 
 
 class PartyForm(forms.Form):

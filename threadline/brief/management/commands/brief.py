@@ -7,12 +7,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from threadline.accounts.models import User
 from threadline.brief.rendering import brief_as_text
 from threadline.brief.services import compute_brief
 from threadline.errors import ThreadlineError
 from threadline.search.services import find_one_party
+from threadline.timeline.kinds import EARLIEST_YEAR
 
 
 class Command(BaseCommand):
@@ -60,4 +62,8 @@ def _end_of_day(text: str) -> dt.datetime:
             f"--as-of takes a date as YYYY-MM-DD, not {text!r}."
         ) from error
     zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    if not day.year >= EARLIEST_YEAR or day > timezone.localdate():
+        raise CommandError(
+            f"--as-of looks back: give a day between {EARLIEST_YEAR} and today."
+        )
     return dt.datetime.combine(day, dt.time.max, tzinfo=zone)

@@ -16,7 +16,14 @@ from threadline.followups.services import create_follow_up
 from threadline.parties.models import Party
 from threadline.search.services import find_one_party
 from threadline.timeline.actors import Actor
-from threadline.timeline.kinds import INTERACTION_KINDS, SCHEMAS, Kind, field_names
+from threadline.timeline.kinds import (
+    INTERACTION_KINDS,
+    PLAN_AHEAD,
+    SCHEMAS,
+    Kind,
+    check_moment,
+    field_names,
+)
 from threadline.timeline.services import record_event
 
 logger = logging.getLogger(__name__)
@@ -114,6 +121,10 @@ def parse_when(text: str, default_hour: int = 0) -> dt.datetime:
         parsed = parsed.replace(hour=default_hour)
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=zone)
+    try:
+        check_moment(parsed, latest=PLAN_AHEAD, field="")
+    except InvalidInput as error:
+        raise CommandError(error.message) from error
     return parsed
 
 
