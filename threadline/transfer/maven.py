@@ -111,6 +111,7 @@ def import_dataset(
         ),
         dry_run=dry_run,
     )
+    _report_notices(tables, report)
     shown = progress or NoProgress()
 
     shown.start(sum(table.row_count for table in tables.values()), folder.name)
@@ -359,6 +360,18 @@ def _records(table: Table) -> Iterator[tuple[int, Record]]:
     for line, cells in table.rows():
         values = dict(zip(header, (cell.strip() for cell in cells), strict=False))
         yield line, Record(line, values)
+
+
+def _report_notices(tables: dict[str, Table], report: ImportReport) -> None:
+    """Report the lines the reading pass found: legacy text, open quotes."""
+    for table in tables.values():
+        for notice in table.notices:
+            report.problem(
+                notice.line,
+                notice.message,
+                skipped=notice.skipped,
+                file=table.path.name,
+            )
 
 
 def _require_columns(tables: dict[str, Table]) -> None:

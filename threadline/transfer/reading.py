@@ -3,6 +3,11 @@
 A file is read twice, both times streamed: a first pass proves it decodes and
 parses and counts its rows, so that a broken file is refused before anything
 is written; the second pass yields the rows to import.
+
+The first pass also notes lines to report: a line of a UTF-8 file that is in
+a legacy encoding (read as such, that line alone) and a row that opens a
+quote and never closes it (left out, and the lines it swallowed read again
+as rows).
 """
 
 import codecs
@@ -10,13 +15,14 @@ import csv
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from types import TracebackType
+from typing import BinaryIO, TextIO
 
 import charset_normalizer
 
-from threadline.errors import InvalidInput
+from threadline.errors import InvalidInput, ThreadlineError
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +37,18 @@ FIELD_LIMIT = 8 * 1024 * 1024
 # What Excel and older systems write when a file is not UTF-8. Detection is
 # limited to them because a short sample "looks like" many other code pages.
 LEGACY_ENCODINGS = ["cp1252", "latin_1"]
+LEGACY_LINE = (
+    "this line is not UTF-8 like the rest of the file; it was read as %s, "
+    "so check its accented letters"
+)
+UNTERMINATED = (
+    "unterminated quote; nothing was imported from this row, and the lines "
+    "after it were read as rows of their own"
+)
 UTF16_ENCODINGS = ["utf_16_le", "utf_16_be"]
+# A quoted field that swallows this many lines shaped like rows is a quote
+# left open, even when a stray quote further down closes it.
+SWALLOWED_ROWS = 2
 ENCODING_NAMES = {
     "utf-8-sig": "UTF-8",
     "utf-16": "UTF-16",
@@ -42,6 +59,21 @@ ENCODING_NAMES = {
 }
 
 
+class FileChanged(ThreadlineError):
+    """The file changed or went away after it was checked."""
+
+    code = "file_changed"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A line the first pass found worth reporting."""
+
+    line: int
+    message: str
+    skipped: bool
+
+
 @dataclass(frozen=True)
 class Table:
     """A CSV file whose encoding, delimiter, header and size are known."""
@@ -50,26 +82,49 @@ class Table:
     encoding: str
     delimiter: str
     header: list[str]
+    # Data rows, counting those left out for an unterminated quote.
     row_count: int
     # Lines before the header: Excel's "sep=;" line, when present.
     preamble: int = 0
+    # The encoding of the lines of a UTF-8 file that are not UTF-8.
+    fallback: str = ""
+    notices: tuple[Notice, ...] = ()
+    # The file's size and modification time when it was checked.
+    stamp: tuple[int, int] = (0, 0)
 
     @property
     def description(self) -> str:
         name = ENCODING_NAMES.get(self.encoding, self.encoding)
         delimiter = DELIMITER_NAMES[self.delimiter]
+        if self.fallback:
+            legacy = ENCODING_NAMES.get(self.fallback, self.fallback)
+            name = f"{name} with some lines in {legacy}"
         return f"{name}, {delimiter}-separated"
 
+    @property
+    def skipped_rows(self) -> int:
+        return sum(1 for notice in self.notices if notice.skipped)
+
     def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """Yield each data row with the physical line it starts on."""
-        with self.path.open(encoding=self.encoding, newline="") as handle:
-            _skip_lines(handle, self.preamble)
-            reader = csv.reader(handle, delimiter=self.delimiter)
-            next(reader, None)
-            line = self.preamble + reader.line_num
-            for cells in reader:
-                start, line = line + 1, self.preamble + reader.line_num
-                if any(cell.strip() for cell in cells):
+        """Yield each usable data row with the physical line it starts on.
+
+        Raises FileChanged if the file is not the one that was checked.
+        """
+        if _stamp(self.path) != self.stamp:
+            raise FileChanged(f"{self.path.name} changed after it was checked.")
+        try:
+            yield from self._parsed_rows()
+        except (OSError, csv.Error, UnicodeDecodeError) as error:
+            raise FileChanged(
+                f"{self.path.name} could no longer be read: {error}."
+            ) from error
+
+    def _parsed_rows(self) -> Iterator[tuple[int, list[str]]]:
+        with _Lines(self.path, self.encoding, self.fallback) as lines:
+            rows = _parse(lines, self.delimiter, self.preamble)
+            next(rows, None)
+            for start, cells in rows:
+                if cells is not None:
                     yield start, cells
 
 
@@ -79,9 +134,10 @@ def open_table(path: Path, encoding: str | None = None) -> Table:
     Raises InvalidInput for a missing, empty, binary or malformed file.
     """
     _require_file(path)
+    stamp = _stamp(path)
     sample = _sample(path)
     chosen = _checked_encoding(encoding) if encoding else detect_encoding(sample)
-    chosen = _verified(path, chosen, explicit=bool(encoding))
+    chosen, fallback = _verified(path, chosen, explicit=bool(encoding))
 
     text = _decoded_sample(sample, chosen)
     declared = EXCEL_SEPARATOR.match(text)
@@ -90,9 +146,19 @@ def open_table(path: Path, encoding: str | None = None) -> Table:
     else:
         delimiter, preamble = sniff_delimiter(text), 0
     csv.field_size_limit(FIELD_LIMIT)
-    header, row_count = _scan(path, chosen, delimiter, preamble)
+    scan = _scan(path, chosen, fallback, delimiter, preamble)
     logger.debug("Read %s as %s with %r", path.name, chosen, delimiter)
-    return Table(path, chosen, delimiter, header, row_count, preamble)
+    return Table(
+        path,
+        chosen,
+        delimiter,
+        scan.header,
+        scan.rows,
+        preamble,
+        fallback,
+        tuple(scan.notices),
+        stamp,
+    )
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -133,6 +199,14 @@ def _require_file(path: Path) -> None:
         raise InvalidInput(f"{path} is not a file.")
     if path.stat().st_size == 0:
         raise InvalidInput(f"{path.name} is empty.")
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        status = path.stat()
+    except OSError as error:
+        raise FileChanged(f"{path.name} went away after it was checked.") from error
+    return status.st_size, status.st_mtime_ns
 
 
 def _sample(path: Path) -> bytes:
@@ -183,11 +257,19 @@ def _legacy_encoding(sample: bytes) -> str:
     return "cp1252"
 
 
-def _verified(path: Path, encoding: str, *, explicit: bool) -> str:
-    """Decode the whole file; if UTF-8 breaks late, detect again from there."""
+def _verified(path: Path, encoding: str, *, explicit: bool) -> tuple[str, str]:
+    """Decode the whole file and return its encoding and a per-line fallback.
+
+    If detected UTF-8 breaks late, a file with UTF-8 text elsewhere keeps it
+    and reads only its broken lines in a legacy encoding; a file with no
+    UTF-8 text at all is read wholly in the legacy encoding.
+    """
+    if not explicit and encoding in LEGACY_ENCODINGS:
+        # A legacy byte early on makes the sample look legacy.
+        encoding = "utf-8-sig"
     failed_at = _first_undecodable_chunk(path, encoding)
     if failed_at is None:
-        return encoding
+        return encoding, ""
     if explicit or encoding != "utf-8-sig":
         raise InvalidInput(
             f"{path.name} cannot be read as "
@@ -195,10 +277,28 @@ def _verified(path: Path, encoding: str, *, explicit: bool) -> str:
             "--encoding."
         )
 
-    fallback = _legacy_encoding(failed_at)
-    if _first_undecodable_chunk(path, fallback) is None:
-        return fallback
-    return "latin_1"
+    utf8_text, broken = _utf8_lines(path)
+    legacy = _legacy_encoding(broken)
+    if utf8_text:
+        return encoding, legacy
+    if _first_undecodable_chunk(path, legacy) is None:
+        return legacy, ""
+    return "latin_1", ""
+
+
+def _utf8_lines(path: Path) -> tuple[bool, bytes]:
+    """Say whether any line is non-ASCII UTF-8; return the lines that are not."""
+    utf8_text, broken = False, bytearray()
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                if len(broken) < SAMPLE_BYTES:
+                    broken += raw
+                continue
+            utf8_text = utf8_text or not raw.isascii()
+    return utf8_text, bytes(broken)
 
 
 def _first_undecodable_chunk(path: Path, encoding: str) -> bytes | None:
@@ -242,28 +342,146 @@ def _counts_outside_quotes(line: str) -> dict[str, int]:
     return counts
 
 
+@dataclass
+class _Scan:
+    header: list[str] = field(default_factory=list)
+    rows: int = 0
+    notices: list[Notice] = field(default_factory=list)
+
+
 def _scan(
-    path: Path, encoding: str, delimiter: str, preamble: int
-) -> tuple[list[str], int]:
-    rows = 0
-    with path.open(encoding=encoding, newline="") as handle:
-        _skip_lines(handle, preamble)
-        reader = csv.reader(handle, delimiter=delimiter)
+    path: Path, encoding: str, fallback: str, delimiter: str, preamble: int
+) -> _Scan:
+    scan = _Scan()
+    with _Lines(path, encoding, fallback) as lines:
+        rows = _parse(lines, delimiter, preamble)
         try:
-            header = next(reader, [])
-            for cells in reader:
-                rows += any(cell.strip() for cell in cells)
+            _, header = next(rows, (0, None))
+            scan.header = [cell.strip().lstrip("\ufeff") for cell in header or []]
+            for start, cells in rows:
+                scan.rows += 1
+                if cells is None:
+                    scan.notices.append(Notice(start, UNTERMINATED, True))
         except csv.Error as error:
             raise InvalidInput(
-                f"{path.name} line {preamble + reader.line_num} is not valid CSV: "
-                f"{error}."
+                f"{path.name} line {lines.number} is not valid CSV: {error}."
             ) from error
-    header = [cell.strip().lstrip("\ufeff") for cell in header]
-    if not any(header):
+
+    legacy = ENCODING_NAMES.get(fallback, fallback)
+    scan.notices += [Notice(line, LEGACY_LINE % legacy, False) for line in lines.legacy]
+    scan.notices.sort(key=lambda notice: notice.line)
+    if not any(scan.header):
         raise InvalidInput(f"{path.name} has no header row naming its columns.")
-    return header, rows
+    return scan
 
 
-def _skip_lines(handle: TextIO, count: int) -> None:
-    for _ in range(count):
-        handle.readline()
+class _Lines:
+    """A file's decoded physical lines, numbered; lines can be put back.
+
+    With a fallback encoding, each line is decoded on its own: as UTF-8, or
+    when that fails as the fallback, remembering the line's number.
+    """
+
+    def __init__(self, path: Path, encoding: str, fallback: str) -> None:
+        self.path, self.encoding, self.fallback = path, encoding, fallback
+        self.number = 0
+        self.taken: list[str] = []
+        self.legacy: list[int] = []
+        self._back: list[str] = []
+        self._handle: BinaryIO | TextIO | None = None
+        self._source: Iterator[str] = iter(())
+
+    def __enter__(self) -> "_Lines":
+        if self.fallback:
+            binary = self.path.open("rb")
+            self._handle, self._source = binary, self._decoded(binary)
+        else:
+            text = self.path.open(encoding=self.encoding, newline="")
+            self._handle, self._source = text, iter(text)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        line = self._back.pop() if self._back else next(self._source)
+        self.number += 1
+        self.taken.append(line)
+        return line
+
+    def put_back(self, lines: list[str]) -> None:
+        self._back.extend(reversed(lines))
+        self.number -= len(lines)
+
+    def _decoded(self, handle: BinaryIO) -> Iterator[str]:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                self.legacy.append(number)
+                yield raw.decode(self.fallback, errors="replace")
+
+
+def _parse(
+    lines: _Lines, delimiter: str, preamble: int
+) -> Iterator[tuple[int, list[str] | None]]:
+    """Yield each non-blank row, the header first, with the line it starts on.
+
+    A row that leaves a quote open comes as None, and the lines it swallowed
+    after its first are read again as rows.
+    """
+    for _ in range(preamble):
+        next(lines, None)
+    reader = csv.reader(lines, delimiter=delimiter)
+    columns = 0
+    while True:
+        lines.taken = []
+        start = lines.number + 1
+        cells = next(reader, None)
+        if cells is None:
+            return
+        if _left_open(lines.taken, delimiter, columns):
+            lines.put_back(lines.taken[1:])
+            yield start, None
+            continue
+        columns = columns or len(cells)
+        if any(cell.strip() for cell in cells):
+            yield start, cells
+
+
+def _left_open(taken: list[str], delimiter: str, columns: int) -> bool:
+    """Say whether a row's lines open a quote that was never meant to span
+    them: one still open at the end of the file, or one that ran through
+    lines shaped like rows until a stray quote further down closed it."""
+    if '"' not in taken[0]:
+        return False
+    if _open_at_end("".join(taken), delimiter):
+        return True
+    if columns < 3:
+        return False
+    shaped = sum(line.count(delimiter) >= columns - 1 for line in taken[1:])
+    return shaped >= SWALLOWED_ROWS
+
+
+def _open_at_end(text: str, delimiter: str) -> bool:
+    quoted, field_start, index = False, True, 0
+    while index < len(text):
+        char = text[index]
+        if quoted and char == '"' and text[index + 1 : index + 2] == '"':
+            index += 1
+        elif quoted and char == '"':
+            quoted = False
+        elif not quoted:
+            quoted = char == '"' and field_start
+            field_start = char in (delimiter, "\r", "\n")
+        index += 1
+    return quoted
