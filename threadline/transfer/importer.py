@@ -1,10 +1,16 @@
 """Importing contacts from CSV into parties, contact points and organisations.
 
 Every write goes through the parties and timeline services. A row's party
-is found, in order, by the row's key from an earlier run of the same file,
-by a normalised email, or by a phone with a matching name; only then is a
-new party created. So a second run creates nothing, and the same person
-written three ways in one file becomes one party.
+is found, in order, by the row's key from an earlier run, by a normalised
+email, or by a phone with a matching name; only then is a new party created.
+So a second run creates nothing, and the same person written three ways in
+one file becomes one party.
+
+A row's key is its id column, which means something only within the system
+that wrote the file: ids are kept per source, the file's name unless the
+user names the system with --source, and an id seen before under a clearly
+different name is reported as a conflict, never merged. A row without an id
+is keyed by a hash of its values, the same whatever the file is called.
 """
 
 import logging
@@ -14,6 +20,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from rapidfuzz import fuzz
 
 from threadline.errors import InvalidInput
 from threadline.parties.models import (
@@ -42,9 +49,10 @@ from threadline.transfer.mapping import (
     detect_mapping,
     load_mapping,
     plan_columns,
+    recognise,
 )
 from threadline.transfer.progress import NoProgress, Progress
-from threadline.transfer.reading import Table, open_table
+from threadline.transfer.reading import DELIMITER_NAMES, DELIMITERS, Table, open_table
 from threadline.transfer.report import ImportReport
 from threadline.transfer.services import record_run
 from threadline.transfer.writing import SkipRow, import_transaction, write_rows
@@ -55,6 +63,11 @@ IDENTIFYING_FIELDS = frozenset(
     {"full_name", "given_name", "family_name", "email", "phone", "company"}
 )
 NOTE_SUMMARY_CHARS = 120
+SOURCE_CHARS = 90
+# How alike two spellings of a name must be (rapidfuzz's token sort ratio,
+# 0 to 100) for an id seen before to be the same person: typos and swapped
+# name order pass, another person does not.
+SAME_NAME_SCORE = 80
 
 
 def import_path(
@@ -64,14 +77,16 @@ def import_path(
     dry_run: bool = False,
     encoding: str | None = None,
     progress: Progress | None = None,
+    source: str | None = None,
 ) -> ImportReport:
     """Import a CSV file, or a folder holding a known data set.
 
     Raises InvalidInput, before anything is written, for a file or mapping
-    that cannot be used. A real run is kept in the history of imports.
+    that cannot be used, and FileChanged if the file changes while it is
+    read. A real run is kept in the history of imports.
     """
     started_at = timezone.now()
-    report = _run(path, mapping, dry_run, encoding, progress)
+    report = _run(path, mapping, dry_run, encoding, progress, _source(source))
 
     if not dry_run:
         record_run(report, started_at)
@@ -84,6 +99,7 @@ def _run(
     dry_run: bool,
     encoding: str | None,
     progress: Progress | None,
+    source: str,
 ) -> ImportReport:
     chosen = load_mapping(mapping) if mapping else None
     if path.is_dir() or (chosen is not None and chosen.dataset):
@@ -93,7 +109,9 @@ def _run(
     chosen = chosen or detect_mapping(table.header)
     if chosen is not None and chosen.dataset:
         return _import_dataset(path.parent, chosen, dry_run, progress)
-    return import_contacts(table, chosen, dry_run=dry_run, progress=progress)
+    return import_contacts(
+        table, chosen, dry_run=dry_run, progress=progress, source=source
+    )
 
 
 def import_contacts(
@@ -102,16 +120,23 @@ def import_contacts(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
+    source: str = "",
 ) -> ImportReport:
-    """Import the rows of a contacts table; return what was (or would be) done."""
+    """Import the rows of a contacts table; return what was (or would be) done.
+
+    `source` names the system the file came from; it defaults to the file's
+    name.
+    """
     plan = plan_columns(table.header, mapping)
     report = _new_report(table, mapping, plan, dry_run)
+    _require_one_delimiter(table, plan)
     _require_identifying_column(table, plan)
-    writer = ContactWriter(table.path.name, report)
+    _report_notices(table, report)
     shown = progress or NoProgress()
 
     shown.start(table.row_count, table.path.name)
     with import_transaction(dry_run):
+        writer = ContactWriter(table.path.name, report, source)
         rows = (
             (line, build_contact(line, cells, plan)) for line, cells in table.rows()
         )
@@ -131,18 +156,21 @@ def import_contacts(
 class ContactWriter:
     """Writes contacts of one file, remembering its organisations."""
 
-    def __init__(self, file_name: str, report: ImportReport) -> None:
+    def __init__(self, file_name: str, report: ImportReport, source: str = "") -> None:
         self.file_name = file_name
-        self.source = f"import:{file_name}"[:100]
+        self.source = f"import:{source or file_name}"[:100]
         self.actor = Actor.importer(f"import of {file_name}")
         self.organisations: dict[str, Party] = {}
         self.report = report
-        # What earlier runs of this file wrote, read once: looking each key up
-        # through the services scans the whole table on SQLite, whose only
-        # index on (source, external_id) is partial. Needed until parties and
-        # timeline index those columns in full.
+        # What earlier runs wrote, read once: ids of this source, and rows
+        # keyed by their values from any file, whatever it was called.
         self.party_keys = dict(
             Party.objects.filter(source=self.source).values_list("external_id", "pk")
+        )
+        self.party_keys |= dict(
+            Party.objects.filter(
+                source__startswith="import:", external_id__startswith="row:"
+            ).values_list("external_id", "pk")
         )
         self.recorded = set(
             Event.objects.filter(source=self.source).values_list(
@@ -172,6 +200,13 @@ class ContactWriter:
     def _person(self, contact: Contact) -> Party:
         known = self.party_keys.get(contact.key)
         party = Party.objects.get(pk=known) if known else _matching_person(contact)
+        if known and party is not None and _clearly_different(party, contact):
+            raise SkipRow(
+                f"conflict: {contact.key.removeprefix('id:')!r} was imported "
+                f"before as {party.display_name!r}, not "
+                f"{contact.person_name!r}; if this file comes from another "
+                "system, import it with --source NAME"
+            )
         if party is not None:
             self._add_missing(party, contact)
             return party
@@ -258,7 +293,7 @@ class ContactWriter:
         self._count("relationship")
 
     def _note(self, party: Party, contact: Contact) -> None:
-        if not contact.notes:
+        if not contact.notes or self._noted_elsewhere(party, contact):
             return
         self._record_once(
             "note",
@@ -268,6 +303,15 @@ class ContactWriter:
             f"{contact.key}:note",
             body=contact.notes,
         )
+
+    def _noted_elsewhere(self, party: Party, contact: Contact) -> bool:
+        """Say whether a file of another name already gave this row's note."""
+        if not contact.key.startswith("row:"):
+            return False
+        notes = Event.objects.filter(
+            party=party, source__startswith="import:", kind=Kind.NOTE
+        )
+        return notes.filter(external_id=f"{contact.key}:note").exists()
 
     def _import_record(self, party: Party, contact: Contact) -> None:
         self._record_once(
@@ -341,6 +385,49 @@ def _new_report(
     )
 
 
+def _source(name: str | None) -> str:
+    """Check a system name given with --source."""
+    if name is None:
+        return ""
+    cleaned = " ".join(name.split())
+    if not cleaned or len(cleaned) > SOURCE_CHARS:
+        raise InvalidInput(
+            f"--source needs a name of 1 to {SOURCE_CHARS} characters for the "
+            "system the file came from."
+        )
+    return cleaned
+
+
+def _report_notices(table: Table, report: ImportReport) -> None:
+    """Report the lines the reading pass found: legacy text, open quotes."""
+    for notice in table.notices:
+        report.problem(notice.line, notice.message, skipped=notice.skipped)
+    report.rows += table.skipped_rows
+
+
+def _require_one_delimiter(table: Table, plan: list[Target | None]) -> None:
+    """Refuse a header whose identifying columns hide behind another delimiter.
+
+    "name;email,phone" read with commas has a column "name;email": its rows
+    would make people with no name or email.
+    """
+    for column, target in zip(table.header, plan, strict=True):
+        if target is not None:
+            continue
+        for other in DELIMITERS.replace(table.delimiter, ""):
+            parts = [recognise(part) for part in column.split(other)]
+            lost = [part for part in parts if part and part.field in IDENTIFYING_FIELDS]
+            if len(parts) > 1 and lost:
+                raise InvalidInput(
+                    f"The header of {table.path.name} mixes delimiters: the file "
+                    f"reads as {DELIMITER_NAMES[table.delimiter]}-separated, but "
+                    f"its column {column!r} holds several names separated by "
+                    f"{DELIMITER_NAMES[other]}s, so those columns would be lost. "
+                    "Save the file with one delimiter throughout and import it "
+                    "again."
+                )
+
+
 def _require_identifying_column(table: Table, plan: list[Target | None]) -> None:
     if any(target and target.field in IDENTIFYING_FIELDS for target in plan):
         return
@@ -398,6 +485,21 @@ def _same_person(party: Party, contact: Contact) -> bool:
         return False
     given, known = fold(contact.given_name), fold(party.given_name)
     return not given or not known or given[0] == known[0]
+
+
+def _clearly_different(party: Party, contact: Contact) -> bool:
+    """Say whether a row names someone else than the party its id found.
+
+    A shared email or phone, or a name that agrees (or is missing), keeps
+    them one person; so does a spelling close enough to be a typo.
+    """
+    name = fold(contact.person_name)
+    if not name or not party.sort_name or _same_person(party, contact):
+        return False
+    points = [point.value for point in (*contact.emails, *contact.phones)]
+    if party.contact_points.filter(value__in=points).exists():
+        return False
+    return fuzz.token_sort_ratio(name, party.sort_name) < SAME_NAME_SCORE
 
 
 def _distinct(contact: Contact) -> dict[str, list[Point]]:

@@ -1,4 +1,4 @@
-"""threadline import FILE [--mapping NAME|FILE] [--dry-run]: bring data in."""
+"""threadline import FILE [--mapping NAME|FILE] [--source NAME] [--dry-run]."""
 
 import sys
 from pathlib import Path
@@ -10,6 +10,7 @@ from threadline.errors import ThreadlineError
 from threadline.transfer.importer import import_path
 from threadline.transfer.mapping import shipped_mappings
 from threadline.transfer.progress import BarProgress, NoProgress, Progress
+from threadline.transfer.reading import FileChanged
 from threadline.transfer.report import ImportReport
 
 
@@ -17,7 +18,9 @@ class Command(BaseCommand):
     help = (
         "Import contacts from a CSV file (Google, Outlook, Thunderbird or any "
         "file with common column names), or the Maven CRM sales data set from "
-        "its folder. A second run of the same file creates nothing new."
+        "its folder. A second run of the same file creates nothing new. Ids in "
+        "a file's id column are kept apart per source system: the file's name, "
+        "or the name given with --source."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,6 +30,16 @@ class Command(BaseCommand):
             "--mapping",
             help=f"a shipped mapping ({names}) or a JSON mapping file; "
             "without it, the columns are recognised by their names",
+        )
+        parser.add_argument(
+            "--source",
+            metavar="NAME",
+            help="the system the file was exported from (e.g. 'old-shop' or "
+            "'outlook-anna'); its id column is matched only against earlier "
+            "imports from the same source. Without it the file's name is the "
+            "source, so two systems' contacts.csv files need different names "
+            "here: an id seen before with a clearly different name is reported "
+            "as a conflict and skipped",
         )
         parser.add_argument(
             "--dry-run",
@@ -48,10 +61,21 @@ class Command(BaseCommand):
                 dry_run=options["dry_run"],
                 encoding=options["encoding"],
                 progress=self._progress(),
+                source=options["source"],
             )
+        except FileChanged as error:
+            raise CommandError(self._changed(error, options["dry_run"])) from error
         except ThreadlineError as error:
             raise CommandError(f"{error.message} Nothing was imported.") from error
         self._print(report)
+
+    def _changed(self, error: FileChanged, dry_run: bool) -> str:
+        if dry_run:
+            return f"{error.message} Nothing was changed."
+        return (
+            f"{error.message} Rows imported before it are complete; run the "
+            "import again once the file is in place to import the rest."
+        )
 
     def _progress(self) -> Progress:
         if self.stdout.isatty():
