@@ -29,7 +29,6 @@ from threadline.parties.models import (
     PinnedFact,
     Relationship,
     RelationshipKind,
-    RelationshipQuerySet,
     Stage,
 )
 from threadline.threads.models import OPEN_STATUSES, Thread, ThreadKind, ThreadStatus
@@ -207,10 +206,10 @@ def compute_brief(
         party=party,
         now=moment,
         as_of=as_of,
-        identity=_identity(party, moment, history, _links(viewer)),
+        identity=_identity(party, moment, history, viewer),
         open_threads=threads,
         open_follow_ups=follow_ups,
-        pinned_facts=_pinned_facts(party, moment, as_of, _links(viewer)),
+        pinned_facts=_pinned_facts(party, moment, as_of, viewer),
         recent=recent,
         last_contact_at=last_contact,
         since_last_contact=(moment - last_contact) if last_contact else None,
@@ -221,16 +220,24 @@ def compute_brief(
     return brief
 
 
-def _links(viewer: User | None) -> RelationshipQuerySet:
-    links = Relationship.objects.all()
-    return links.visible_to(viewer) if viewer is not None else links
+def _hidden(parties: list[Party], viewer: User | None) -> set[int]:
+    """Which of these linked parties the viewer may not see.
+
+    Only restricted parties can be hidden, so the common case (none of them
+    restricted) costs no query at all.
+    """
+    restricted = {party.pk for party in parties if party.restricted}
+    if viewer is None or not restricted:
+        return set()
+    visible = Party.objects.visible_to(viewer).filter(pk__in=restricted)
+    return restricted - set(visible.values_list("pk", flat=True))
 
 
 def _identity(
     party: Party,
     moment: dt.datetime,
     history: PartyAsOf | None,
-    links: RelationshipQuerySet,
+    viewer: User | None,
 ) -> Identity:
     fields = history.fields if history else _current_fields(party)
     zone_name = fields["time_zone"] or ""
@@ -253,7 +260,7 @@ def _identity(
         consent_label=_label(Consent, fields["consent"]),
         tags=_tags(party, history),
         contact_points=_contact_points(party, history),
-        relationships=_relationships(party, moment, history, links),
+        relationships=_relationships(party, moment, history, viewer),
     )
 
 
@@ -340,18 +347,26 @@ def _relationships(
     party: Party,
     moment: dt.datetime,
     history: PartyAsOf | None,
-    links: RelationshipQuerySet,
+    viewer: User | None,
 ) -> list[RelationLine]:
-    links = links.filter(
-        Q(from_party=party) | Q(to_party=party), created_at__lte=moment
-    ).select_related("from_party", "to_party")
+    links = list(
+        Relationship.objects.filter(
+            Q(from_party=party) | Q(to_party=party), created_at__lte=moment
+        ).select_related("from_party", "to_party")
+    )
+    others = [
+        link.to_party if link.from_party_id == party.pk else link.from_party
+        for link in links
+    ]
+    hidden = _hidden(others, viewer)
     lines = []
-    for link in links:
+    for link, other in zip(links, others, strict=True):
+        if other.pk in hidden:
+            continue
         ended = link.ended_on is not None and link.ended_on <= moment.date()
         if history is not None and ended:
             continue
         outgoing = link.from_party_id == party.pk
-        other = link.to_party if outgoing else link.from_party
         label = str(link.get_kind_display()) if outgoing else _inverse(link)
         text = f"{label} {other.display_name}"
         if link.role:
@@ -385,9 +400,9 @@ def _pinned_facts(
     party: Party,
     moment: dt.datetime,
     as_of: dt.datetime | None,
-    links: RelationshipQuerySet,
+    viewer: User | None,
 ) -> list[FactLine]:
-    sharing = links.filter(
+    sharing = Relationship.objects.filter(
         from_party=party, kind__in=SHARING_RELATIONSHIPS, ended_on__isnull=True
     ).values("to_party")
     facts = (
@@ -398,6 +413,8 @@ def _pinned_facts(
     )
     if as_of is None:
         facts = facts.filter(unpinned_at__isnull=True)
+    pinned = list(facts)
+    hidden = _hidden([fact.party for fact in pinned], viewer)
     return [
         FactLine(
             public_id=str(fact.public_id),
@@ -406,7 +423,8 @@ def _pinned_facts(
             text=fact.text,
             inherited_from="" if fact.party_id == party.pk else fact.party.display_name,
         )
-        for fact in facts
+        for fact in pinned
+        if fact.party_id not in hidden
     ]
 
 
