@@ -17,7 +17,7 @@ from threadline.timeline.models import Event, EventQuerySet
 
 logger = logging.getLogger(__name__)
 
-PAGE_SIZE = 30
+PAGE_SIZE = 20
 HIDDEN_LINK = "Linked to or from a customer you do not have access to"
 # Cursors count whole microseconds from here, so they round-trip exactly.
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
