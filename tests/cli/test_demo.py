@@ -1,5 +1,6 @@
 """threadline demo: a lifelike business on an empty install, the same every time."""
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from io import StringIO
 from typing import Any
@@ -193,3 +194,21 @@ def test_demo_plans_dialable_phones_and_local_currency_for_the_region(
     assert phones
     assert all(normalise_phone(phone, region).dialable for phone in phones)
     assert plan.currency == {"US": "USD", "GB": "GBP", "FR": "EUR", "JP": "JPY"}[region]
+
+
+def test_full_demo_plan_records_nothing_ahead_of_time_but_bookings() -> None:
+    """The default plan, checked the way the writer dates each step, so a
+    run at the default size cannot trip the record's time limits."""
+    from threadline.transfer.demo import _Writer
+
+    plan = build_plan()
+    writer = _Writer({}, timezone.localdate(), timezone.get_current_timezone())
+    latest = timezone.now() + dt.timedelta(minutes=1)
+
+    for party in plan.parties:
+        for step in party.steps:
+            if step.action == "follow_up" or (
+                step.action == "event" and step.kind == "booking"
+            ):
+                continue
+            assert writer._event_time(step) <= latest, (party.name, step)

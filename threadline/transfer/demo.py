@@ -1273,7 +1273,7 @@ class _Writer:
                     step.summary,
                     next_step=step.next_step,
                     status=step.status,
-                    opened_at=self._moment(step.at),
+                    opened_at=self._event_time(step),
                     source=SOURCE,
                     external_id=step.thread,
                 )
@@ -1281,7 +1281,7 @@ class _Writer:
                 update_thread(
                     threads[step.thread],
                     actor,
-                    occurred_at=self._moment(step.at),
+                    occurred_at=self._event_time(step),
                     status=step.status,
                     next_step=step.next_step,
                 )
@@ -1293,7 +1293,7 @@ class _Writer:
                     step.kind,
                     step.summary,
                     actor=actor,
-                    occurred_at=self._moment(step.at),
+                    occurred_at=self._event_time(step),
                     payload=self._payload(step.payload),
                     thread=threads.get(step.thread),
                     source=SOURCE,
@@ -1321,6 +1321,14 @@ class _Writer:
         )
         if step.done:
             complete_follow_up(follow_up, actor, occurred_at=min(due, timezone.now()))
+
+    def _event_time(self, step: Step) -> dt.datetime:
+        """When the step happened; only a booking is entered ahead of time, so
+        a payment planned for a later day is recorded as paid now."""
+        moment = self._moment(step.at)
+        if step.action == "event" and step.kind == Kind.BOOKING:
+            return moment
+        return min(moment, timezone.now())
 
     def _payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
