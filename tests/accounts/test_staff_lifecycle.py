@@ -121,3 +121,19 @@ def test_deactivate_command_changes_nothing_on_error(make_party, owner, staff):
 
     staff.refresh_from_db()
     assert staff.is_active
+
+
+def test_handover_refuses_work_on_customers_the_successor_cannot_see(
+    make_party, owner, staff, other_staff, now
+):
+    from threadline.parties.services import restrict_party
+
+    jane = make_party("Jane Example")
+    actor = Actor.for_user(owner)
+    create_follow_up(jane, actor, "Call", now + dt.timedelta(days=1), staff)
+    restrict_party(jane, actor, restricted=True, users=[staff])
+
+    with pytest.raises(InvalidInput, match="cannot see restricted customers"):
+        hand_over(staff, other_staff, actor)
+
+    assert FollowUp.objects.get(party=jane).assignee == staff

@@ -127,6 +127,9 @@ def hand_over(from_user: User, to_user: User, actor: Actor) -> int:
         )
         thread_counts = _count_by_party(threads)
         follow_up_counts = _count_by_party(follow_ups)
+        _require_access(
+            to_user, (thread_counts.keys() | follow_up_counts.keys()) - owned
+        )
         Party.objects.filter(pk__in=owned).update(owner=to_user, owner_changed_at=now)
         threads.update(owner=to_user, updated_at=now)
         follow_ups.update(assignee=to_user, updated_at=now)
@@ -264,6 +267,23 @@ def set_team_members(team: Team, members: Iterable[User], actor: Actor) -> Team:
 def _is_last_owner(user: User) -> bool:
     others = User.objects.filter(role=Role.OWNER, is_active=True).exclude(pk=user.pk)
     return user.is_active and not others.exists()
+
+
+def _require_access(successor: User, party_ids: set[int]) -> None:
+    """Refuse to hand work on restricted customers to someone shut out of them
+    (owned customers are fine: their new owner sees them)."""
+    hidden = (
+        Party.objects.filter(pk__in=party_ids, restricted=True)
+        .exclude(pk__in=Party.objects.visible_to(successor).values("pk"))
+        .order_by("sort_name")
+    )
+    names = [party.display_name for party in hidden[:5]]
+    if names:
+        raise InvalidInput(
+            f"{successor.display_name} cannot see restricted customers with open "
+            f"work to hand over ({', '.join(names)}). Open those customers to "
+            f"{successor.display_name} first, or choose someone else."
+        )
 
 
 def _count_by_party(queryset: object) -> dict[int, int]:
