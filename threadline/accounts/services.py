@@ -4,11 +4,13 @@ handover, and a user's own profile."""
 import logging
 import secrets
 import zoneinfo
+from collections import Counter
 from collections.abc import Iterable
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from threadline.accounts.models import Role, SetupToken, Team, User
@@ -286,8 +288,5 @@ def _require_access(successor: User, party_ids: set[int]) -> None:
         )
 
 
-def _count_by_party(queryset: object) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for party_id in queryset.values_list("party_id", flat=True):  # type: ignore[attr-defined]
-        counts[party_id] = counts.get(party_id, 0) + 1
-    return counts
+def _count_by_party(queryset: QuerySet[Thread] | QuerySet[FollowUp]) -> Counter[int]:
+    return Counter(queryset.values_list("party_id", flat=True))
