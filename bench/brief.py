@@ -15,6 +15,7 @@ database and reuse it on the next run.
 import argparse
 import datetime as dt
 import gc
+import io
 import json
 import math
 import os
@@ -55,7 +56,8 @@ KIND_WEIGHTS = {
 
 def main() -> None:
     args = _arguments()
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="threadline-bench-"))
     _configure(data_dir, args.use_database_url)
 
