@@ -104,3 +104,31 @@ def test_a_blank_source_is_refused(two_systems):
 
     with pytest.raises(Exception, match="--source needs a name"):
         run_import(str(first), "--source", "  ")
+
+
+def test_a_similar_name_with_another_email_is_still_a_conflict(tmp_path):
+    first = write(
+        tmp_path / "a" / "contacts.csv", "id,name,email\n1,Anna Adams,anna@a.example\n"
+    )
+    second = write(
+        tmp_path / "e" / "contacts.csv", "id,name,email\n1,Jane Adams,jane@e.example\n"
+    )
+    run_import(str(first))
+
+    output = run_import(str(second))
+
+    assert "conflict" in output
+    assert emails_of("Anna Adams") == {"anna@a.example"}
+
+
+def test_a_typo_in_a_name_is_the_same_person(tmp_path):
+    first = write(tmp_path / "a" / "contacts.csv", "id,name\n1,Jon Smith\n")
+    second = write(
+        tmp_path / "b" / "contacts.csv", "id,name,phone\n1,John Smith,+1 202 555 0143\n"
+    )
+    run_import(str(first))
+
+    output = run_import(str(second))
+
+    assert "conflict" not in output
+    assert Party.objects.filter(display_name__endswith="Smith").count() == 1

@@ -67,7 +67,7 @@ SOURCE_CHARS = 90
 # How alike two spellings of a name must be (rapidfuzz's token sort ratio,
 # 0 to 100) for an id seen before to be the same person: typos and swapped
 # name order pass, another person does not.
-SAME_NAME_SCORE = 80
+SAME_NAME_SCORE = 90
 
 
 def import_path(
@@ -499,6 +499,10 @@ def _clearly_different(party: Party, contact: Contact) -> bool:
     points = [point.value for point in (*contact.emails, *contact.phones)]
     if party.contact_points.filter(value__in=points).exists():
         return False
+    # Both have an email and none is shared, and the names differ: the id
+    # belongs to someone else in another system.
+    if contact.emails and party.contact_points.filter(kind=ContactKind.EMAIL).exists():
+        return True
     return fuzz.token_sort_ratio(name, party.sort_name) < SAME_NAME_SCORE
 
 
