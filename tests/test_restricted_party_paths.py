@@ -19,6 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from threadline.accounts.models import Role, User
+from threadline.accounts.services import create_team, set_team_members
 from threadline.brief.services import compute_brief
 from threadline.followups.models import FollowUp
 from threadline.followups.services import create_follow_up
@@ -89,11 +90,15 @@ def world() -> dict[str, object]:
             payload={"amount": "90.00", "currency": "EUR", "reference": "INV-9"},
         )[0],
     }
-    # A follow-up on Jane left assigned to Bob must not leak through Today.
+    # Bob takes a follow-up while his team may see Jane, then leaves the team:
+    # the follow-up stays his, and must not leak through his Today.
+    desk = create_team("Front desk", actor)
+    set_team_members(desk, [bob], actor)
+    restrict_party(jane, actor, restricted=True, teams=[desk])
     create_follow_up(
         jane, actor, "Chase INV-9", timezone.now() - dt.timedelta(hours=1), bob
     )
-    restrict_party(jane, actor, restricted=True)
+    set_team_members(desk, [], actor)
     other = create_party(Actor.for_user(bob), display_name_text="Open Customer")
     return {"users": users, "jane": jane, "records": records, "other": other}
 

@@ -212,3 +212,31 @@ def test_names_lose_invisible_characters_and_stay_findable(staff):
     assert list(search_parties(staff, "bom")) == [party]
     with pytest.raises(InvalidInput):
         create_party(Actor.for_user(staff), display_name_text="\u200b\u00a0")
+
+
+def test_restricting_refuses_to_hide_open_follow_ups_from_their_assignee(
+    make_party, owner, staff, now
+):
+    import datetime as dt
+
+    from threadline.followups.services import create_follow_up
+    from threadline.parties.services import restrict_party
+
+    jane = make_party()
+    actor = Actor.for_user(owner)
+    create_follow_up(jane, actor, "Call", now + dt.timedelta(days=1), staff)
+
+    with pytest.raises(InvalidInput, match="Sam Staff would lose sight"):
+        restrict_party(jane, actor, restricted=True)
+
+    jane.refresh_from_db()
+    assert not jane.restricted
+    restrict_party(jane, actor, restricted=True, users=[staff])
+
+
+def test_tags_lose_invisible_characters(make_party, staff):
+    jane = make_party()
+
+    set_tags(jane, Actor.for_user(staff), ["v\u200bip", "\u202eabc"])
+
+    assert sorted(t.name for t in jane.tags.all()) == ["abc", "vip"]

@@ -112,3 +112,14 @@ def test_follow_up_cannot_go_to_someone_shut_out_of_the_customer(
 
     with pytest.raises(InvalidInput, match="cannot see this customer"):
         create_follow_up(jane, Actor.for_user(owner), "Call", now, outsider)
+
+
+def test_follow_up_cannot_go_to_a_viewer(make_party, owner, viewer, now):
+    import pytest
+
+    from threadline.errors import InvalidInput
+    from threadline.followups.services import create_follow_up
+    from threadline.timeline.actors import Actor
+
+    with pytest.raises(InvalidInput, match="may only read"):
+        create_follow_up(make_party(), Actor.for_user(owner), "Call", now, viewer)

@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from threadline.accounts.models import User
+from threadline.accounts.services import create_team, set_team_members
 from threadline.followups.services import create_follow_up
 from threadline.parties.models import Party
 from threadline.parties.services import restrict_party
@@ -83,11 +84,16 @@ def test_today_hides_restricted_parties_from_outsiders(
     now: dt.datetime,
 ) -> None:
     _fill_day(jane, owner, now)
-    # Assigned while the party was open; restricting it later must hide it.
+    # Assigned while the outsider's team could see the party; leaving the team
+    # must hide it from their Today.
+    actor = Actor.for_user(owner)
+    team = create_team("Night shift", actor)
+    set_team_members(team, [outsider], actor)
+    restrict_party(jane, actor, restricted=True, teams=[team])
     create_follow_up(
         jane, Actor.system("test"), "Secret follow-up", now - dt.timedelta(1), outsider
     )
-    restrict_party(jane, Actor.for_user(owner), restricted=True)
+    set_team_members(team, [], actor)
 
     response = signed_in(outsider).get(reverse("web:today"))
 

@@ -174,6 +174,12 @@ def _check_assignee(assignee: User, party: Party) -> None:
             f"{assignee.display_name} is deactivated; assign someone else.",
             field="assignee",
         )
+    if not assignee.can_write:
+        raise InvalidInput(
+            f"{assignee.display_name} may only read the record and could not "
+            "finish it; assign someone else.",
+            field="assignee",
+        )
     if not Party.objects.visible_to(assignee).filter(pk=party.pk).exists():
         raise InvalidInput(
             f"{assignee.display_name} cannot see this customer; assign someone "

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from threadline.accounts.models import Team, User
 from threadline.errors import Conflict, InvalidInput
+from threadline.followups.models import FollowUpStatus
 from threadline.parties.contact_points import (
     normalise_email,
     normalise_phone,
@@ -427,6 +428,7 @@ def restrict_party(
         party.save(update_fields=["restricted", "updated_at"])
         party.allowed_users.set(user_list if restricted else [])
         party.allowed_teams.set(team_list if restricted else [])
+        _require_open_work_stays_visible(party)
         new = _access_ref(party)
         summary = (
             "Restricted to " + ", ".join(new["users"] + new["teams"])
@@ -442,6 +444,24 @@ def restrict_party(
         )
     logger.info("Changed access to party %s", party.public_id)
     return party
+
+
+def _require_open_work_stays_visible(party: Party) -> None:
+    """Refuse a restriction that would hide the party from someone who has an
+    open follow-up on it: the work would vanish from their Today."""
+    assignees = User.objects.filter(
+        follow_ups__party=party, follow_ups__status=FollowUpStatus.OPEN
+    ).distinct()
+    shut_out = [
+        user.display_name
+        for user in assignees
+        if not Party.objects.visible_to(user).filter(pk=party.pk).exists()
+    ]
+    if shut_out:
+        raise InvalidInput(
+            f"{', '.join(shut_out)} would lose sight of open follow-ups on this "
+            "customer. Include them, or reassign their follow-ups first."
+        )
 
 
 def _validated_fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -525,7 +545,7 @@ def _add_point(
 
 
 def _tag(name: str) -> Tag | None:
-    clean = " ".join(name.split()).lower()[:50]
+    clean = clean_line(name).lower()[:50]
     if not clean:
         return None
     tag, _ = Tag.objects.get_or_create(name=clean)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from threadline.accounts.models import User
+from threadline.accounts.models import Role, User
 from threadline.parties.models import (
     Channel,
     Consent,
@@ -51,11 +51,12 @@ def default_currency() -> str:
 
 
 class ActiveUserChoice(forms.ModelChoiceField):
+    """Active members of staff who may change the record (viewers cannot own
+    customers or finish follow-ups)."""
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(
-            queryset=User.objects.filter(is_active=True).order_by("name", "email"),
-            **kwargs,
-        )
+        people = User.objects.filter(is_active=True).exclude(role=Role.VIEWER)
+        super().__init__(queryset=people.order_by("name", "email"), **kwargs)
 
     def label_from_instance(self, obj: Any) -> str:
         return str(obj.display_name)
