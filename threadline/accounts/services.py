@@ -3,7 +3,6 @@ handover, and a user's own profile."""
 
 import logging
 import secrets
-import zoneinfo
 from collections import Counter
 from collections.abc import Iterable
 
@@ -20,6 +19,7 @@ from threadline.parties.contact_points import normalise_email
 from threadline.parties.models import Party
 from threadline.parties.services import user_ref
 from threadline.threads.models import OPEN_STATUSES, Thread
+from threadline.time_zones import require_time_zone
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.timeline.services import record_event
@@ -212,13 +212,7 @@ def update_profile(user: User, *, name: str, time_zone: str) -> User:
     """Change a user's own name and the time zone their pages are shown in."""
     zone = time_zone.strip()
     if zone:
-        try:
-            zoneinfo.ZoneInfo(zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
-            raise InvalidInput(
-                f"{zone!r} is not a time zone; use a name such as Europe/London.",
-                field="time_zone",
-            ) from error
+        require_time_zone(zone)
 
     user.name = name.strip()
     user.time_zone = zone

@@ -30,6 +30,7 @@ from threadline.parties.models import (
     Tag,
 )
 from threadline.parties.names import clean_line, display_name, fold
+from threadline.time_zones import require_time_zone
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.timeline.services import record_event, require_visible
@@ -481,21 +482,9 @@ def _validated_fields(fields: dict[str, Any]) -> dict[str, Any]:
         if key == "owner" and value is not None and not value.is_active:
             raise InvalidInput(f"{value} is deactivated.", field=key)
         if key == "time_zone" and value:
-            _check_time_zone(value)
+            require_time_zone(value)
         values[key] = clean_line(value) if isinstance(value, str) else value
     return values
-
-
-def _check_time_zone(value: str) -> None:
-    import zoneinfo
-
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidInput(
-            f"{value!r} is not a time zone; use a name such as Europe/London.",
-            field="time_zone",
-        ) from error
 
 
 def _add_point(

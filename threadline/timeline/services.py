@@ -2,7 +2,6 @@
 
 import datetime as dt
 import logging
-import zoneinfo
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.utils import timezone
 from threadline.errors import InvalidInput, NotFound
 from threadline.parties.models import Party
 from threadline.parties.names import clean_line, clean_text
+from threadline.time_zones import require_time_zone
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import (
     CONTACT_KINDS,
@@ -219,13 +219,9 @@ def _validated_fields(
     # recorded when it happened.
     ahead = PLAN_AHEAD if kind == Kind.BOOKING else RECORD_AHEAD
     check_moment(when, latest=ahead, field="occurred_at")
-    zone = occurred_tz or party.time_zone or settings.TIME_ZONE
-    try:
-        zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidInput(
-            f"{zone!r} is not a time zone.", field="occurred_tz"
-        ) from error
+    zone = require_time_zone(
+        occurred_tz or party.time_zone or settings.TIME_ZONE, field="occurred_tz"
+    )
 
     stored = validate_payload(kind, payload)
     return {
