@@ -65,7 +65,8 @@ class PartyQuerySet(models.QuerySet["Party"]):
             party=OuterRef("pk"), team__members=user
         )
         return self.filter(
-            Q(restricted=False) | Q(owner=user) | Exists(named) | Exists(via_team)
+            Q(restricted=False) | Q(owner=user) | Exists(named) | Exists(via_team),
+            archived_at__isnull=True,
         )
 
 
@@ -111,6 +112,21 @@ class Party(models.Model):
     # that Today and the customer list never scan events.
     last_interaction_at = models.DateTimeField(null=True, blank=True)
     awaiting_reply_since = models.DateTimeField(null=True, blank=True)
+    birthday = models.DateField(null=True, blank=True)
+    # A small picture from an address book, kept as the file's bytes.
+    photo = models.BinaryField(null=True, blank=True, editable=False)
+    photo_type = models.CharField(max_length=50, blank=True)
+    # An archived party is out of every list and search but keeps its
+    # history: merged into another, or created by an import that was undone.
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archived_reason = models.CharField(max_length=200, blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_parties",
+    )
     source = models.CharField(max_length=100, blank=True)
     external_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

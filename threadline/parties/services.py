@@ -213,6 +213,61 @@ def update_party(
     return party
 
 
+def archive_party(party: Party, actor: Actor, reason: str) -> None:
+    """Take a party out of every list and search; its history stays whole.
+
+    Used when a party is merged into another and when the import that
+    created it is undone; restore_party brings it back.
+    """
+    actor.require_write()
+    if party.archived_at is not None:
+        return
+
+    with transaction.atomic():
+        party.archived_at = timezone.now()
+        party.archived_reason = reason[:200]
+        party.save(update_fields=["archived_at", "archived_reason", "updated_at"])
+        record_event(
+            party,
+            Kind.PROFILE_CHANGE,
+            f"Archived: {party.archived_reason}",
+            actor=actor,
+            payload={"changes": [_change_entry("archived", None, reason)]},
+        )
+    _index(party)
+    logger.info("Archived party %s: %s", party.public_id, reason)
+
+
+def restore_party(party: Party, actor: Actor, reason: str) -> None:
+    """Bring an archived party back into lists and search."""
+    actor.require_write()
+    if party.archived_at is None:
+        return
+
+    with transaction.atomic():
+        old_reason = party.archived_reason
+        party.archived_at = None
+        party.archived_reason = ""
+        party.merged_into = None
+        party.save(
+            update_fields=[
+                "archived_at",
+                "archived_reason",
+                "merged_into",
+                "updated_at",
+            ]
+        )
+        record_event(
+            party,
+            Kind.PROFILE_CHANGE,
+            f"Restored: {reason}",
+            actor=actor,
+            payload={"changes": [_change_entry("archived", old_reason, None)]},
+        )
+    _index(party)
+    logger.info("Restored party %s: %s", party.public_id, reason)
+
+
 def _check_version(party: Party, expected: str) -> None:
     current = Party.objects.filter(pk=party.pk).values_list("updated_at", flat=True)
     stamp = current.first()

@@ -56,6 +56,8 @@ class Kind(models.TextChoices):
     HANDOVER = "handover", "Handover"
     IMPORT = "import", "Import"
     CORRECTION = "correction", "Correction"
+    MERGE = "merge", "Merge"
+    ERASURE = "erasure", "Erasure"
 
 
 # What a person logs by hand; the rest are written by services.
@@ -229,6 +231,27 @@ class CorrectionPayload(Payload):
     redacted: bool = True
 
 
+class MergePayload(Payload):
+    """A merge seen from one side: this party took the other in ("merged"),
+    went into it ("absorbed"), or a merge was reversed ("undone")."""
+
+    action: Literal["merged", "absorbed", "undone"]
+    other: str
+    other_name: str = ""
+    # Public ids of what moved, per kind of thing ("event", "contact_point",
+    # ...), so an undo can move exactly those back.
+    moved: dict[str, list[str]] = {}
+    # For an undo: the merge event it reverses.
+    merge: str = ""
+
+
+class ErasurePayload(Payload):
+    """A person's personal content was erased on request."""
+
+    reason: str = Field(min_length=1, max_length=500)
+    erased: dict[str, int] = {}
+
+
 SCHEMAS: dict[str, type[Payload]] = {
     Kind.NOTE: NotePayload,
     Kind.CALL: CallPayload,
@@ -247,6 +270,8 @@ SCHEMAS: dict[str, type[Payload]] = {
     Kind.HANDOVER: HandoverPayload,
     Kind.IMPORT: ImportPayload,
     Kind.CORRECTION: CorrectionPayload,
+    Kind.MERGE: MergePayload,
+    Kind.ERASURE: ErasurePayload,
 }
 
 

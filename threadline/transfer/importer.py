@@ -15,14 +15,16 @@ is keyed by a hash of its values, the same whatever the file is called.
 
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils import timezone
 from rapidfuzz import fuzz
 
-from threadline.errors import InvalidInput
+from threadline.accounts.models import User
+from threadline.errors import InvalidInput, ThreadlineError
 from threadline.parties.models import (
     ContactKind,
     ContactPoint,
@@ -38,7 +40,6 @@ from threadline.parties.services import (
     create_party,
     set_tags,
 )
-from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.timeline.services import record_event
@@ -51,10 +52,18 @@ from threadline.transfer.mapping import (
     plan_columns,
     recognise,
 )
+from threadline.transfer.models import ImportRun
 from threadline.transfer.progress import NoProgress, Progress
 from threadline.transfer.reading import DELIMITER_NAMES, DELIMITERS, Table, open_table
 from threadline.transfer.report import ImportReport
-from threadline.transfer.services import record_run
+from threadline.transfer.runs import (
+    RunProgress,
+    fail_run,
+    finish_run,
+    import_actor,
+    running,
+    start_run,
+)
 from threadline.transfer.writing import SkipRow, import_transaction, write_rows
 
 logger = logging.getLogger(__name__)
@@ -78,40 +87,146 @@ def import_path(
     encoding: str | None = None,
     progress: Progress | None = None,
     source: str | None = None,
+    user: User | None = None,
+    run: ImportRun | None = None,
 ) -> ImportReport:
-    """Import a CSV file, or a folder holding a known data set.
+    """Import a file or folder in any format Threadline reads.
 
     Raises InvalidInput, before anything is written, for a file or mapping
     that cannot be used, and FileChanged if the file changes while it is
-    read. A real run is kept in the history of imports.
+    read. A real run is kept in the history of imports from its start (the
+    web app passes the `run` it created for the upload); a dry run leaves
+    nothing behind.
     """
-    started_at = timezone.now()
-    report = _run(path, mapping, dry_run, encoding, progress, _source(source))
+    options = ImportOptions(
+        path=path,
+        format=detect_format(path, mapping),
+        mapping=mapping,
+        dry_run=dry_run,
+        encoding=encoding,
+        progress=progress or NoProgress(),
+        source=_source(source),
+    )
+    if dry_run:
+        return _import(options)
 
-    if not dry_run:
-        record_run(report, started_at)
+    run = run or start_run(path.name, options.format, source=options.source, user=user)
+    options.progress = RunProgress(run, options.progress)
+    try:
+        with running(run):
+            report = _import(options)
+    except BaseException as error:
+        fail_run(run, None, _failure_text(error))
+        raise
+    finish_run(run, report)
+    report.run = run
     return report
 
 
-def _run(
-    path: Path,
-    mapping: str | None,
-    dry_run: bool,
-    encoding: str | None,
-    progress: Progress | None,
-    source: str,
-) -> ImportReport:
-    chosen = load_mapping(mapping) if mapping else None
-    if path.is_dir() or (chosen is not None and chosen.dataset):
-        return _import_dataset(path, chosen, dry_run, progress)
+@dataclass
+class ImportOptions:
+    """What the command line or the upload page asked of one import."""
 
-    table = open_table(path, encoding)
+    path: Path
+    format: str
+    mapping: str | None
+    dry_run: bool
+    encoding: str | None
+    progress: Progress
+    source: str
+
+
+# Each format's importer, as "module:function"; every one takes the
+# ImportOptions and returns its ImportReport.
+IMPORTERS = {
+    "csv": "threadline.transfer.importer:import_table",
+    "xlsx": "threadline.transfer.importer:import_table",
+    "dataset": "threadline.transfer.importer:import_dataset_folder",
+    "vcard": "threadline.transfer.vcard:import_vcards",
+    "icalendar": "threadline.transfer.ical:import_calendar",
+    "email": "threadline.mail.importing:import_mail",
+    "archive": "threadline.transfer.archive:restore_archive",
+}
+SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".vcf": "vcard",
+    ".vcard": "vcard",
+    ".ics": "icalendar",
+    ".ical": "icalendar",
+    ".ifb": "icalendar",
+    ".eml": "email",
+    ".mbox": "email",
+}
+# The first bytes of a file whose name does not tell its format.
+SIGNATURES = (
+    (b"PK\x03\x04", "xlsx"),
+    (b"BEGIN:VCARD", "vcard"),
+    (b"BEGIN:VCALENDAR", "icalendar"),
+    (b"From ", "email"),
+)
+ARCHIVE_MANIFEST = "manifest.json"
+
+
+def detect_format(path: Path, mapping: str | None = None) -> str:
+    """Name the format of `path` from its kind, its suffix or its first bytes."""
+    if path.is_dir():
+        if (path / ARCHIVE_MANIFEST).is_file():
+            return "archive"
+        return "dataset"
+    if not path.is_file():
+        raise InvalidInput(f"There is no file at {path}; check the path.")
+    if mapping and load_mapping(mapping).dataset:
+        return "dataset"
+    if path.suffix.lower() in SUFFIXES:
+        return SUFFIXES[path.suffix.lower()]
+    with path.open("rb") as stream:
+        start = stream.read(64).lstrip(b"\xef\xbb\xbf \r\n\t")
+    for signature, name in SIGNATURES:
+        if start.upper().startswith(signature.upper()):
+            return name
+    return "csv"
+
+
+def _import(options: ImportOptions) -> ImportReport:
+    module_name, function_name = IMPORTERS[options.format].split(":")
+    importer = getattr(import_module(module_name), function_name)
+    report: ImportReport = importer(options)
+    return report
+
+
+def _failure_text(error: BaseException) -> str:
+    if isinstance(error, ThreadlineError):
+        return error.message
+    if isinstance(error, KeyboardInterrupt):
+        return "Interrupted; run the import again to finish it."
+    return f"{type(error).__name__}: {error}"
+
+
+def import_table(options: ImportOptions) -> ImportReport:
+    """Import a CSV or XLSX file of contacts, or a file of the data set."""
+    chosen = load_mapping(options.mapping) if options.mapping else None
+    table = open_table(options.path, options.encoding)
     chosen = chosen or detect_mapping(table.header)
     if chosen is not None and chosen.dataset:
-        return _import_dataset(path.parent, chosen, dry_run, progress)
+        return _import_dataset(
+            options.path.parent, chosen, options.dry_run, options.progress
+        )
     return import_contacts(
-        table, chosen, dry_run=dry_run, progress=progress, source=source
+        table,
+        chosen,
+        dry_run=options.dry_run,
+        progress=options.progress,
+        source=options.source,
     )
+
+
+def import_dataset_folder(options: ImportOptions) -> ImportReport:
+    chosen = load_mapping(options.mapping) if options.mapping else None
+    return _import_dataset(options.path, chosen, options.dry_run, options.progress)
 
 
 def import_contacts(
@@ -159,7 +274,7 @@ class ContactWriter:
     def __init__(self, file_name: str, report: ImportReport, source: str = "") -> None:
         self.file_name = file_name
         self.source = f"import:{source or file_name}"[:100]
-        self.actor = Actor.importer(f"import of {file_name}")
+        self.actor = import_actor(file_name)
         self.organisations: dict[str, Party] = {}
         self.report = report
         # What earlier runs wrote, read once: ids of this source, and rows

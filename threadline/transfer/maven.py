@@ -24,13 +24,13 @@ from threadline.parties.names import fold
 from threadline.parties.services import create_party
 from threadline.threads.models import Thread, ThreadKind, ThreadStatus
 from threadline.threads.services import open_thread, update_thread
-from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.timeline.services import record_event
 from threadline.transfer.mapping import Mapping, shipped_mappings
 from threadline.transfer.progress import NoProgress, Progress
 from threadline.transfer.reading import Table, open_table
 from threadline.transfer.report import ImportReport
+from threadline.transfer.runs import import_actor
 from threadline.transfer.writing import SkipRow, import_transaction, write_rows
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class DataSetImport:
         self.tables = tables
         self.options = options
         self.report = report
-        self.actor = Actor.importer(f"import of {folder}")
+        self.actor = import_actor(folder)
         self.source = {
             role: f"import:{DATASET}/{table.path.name}"[:100]
             for role, table in tables.items()

@@ -2,6 +2,10 @@
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from threadline.transfer.models import ImportRun
 
 # How each created thing is named in the summary, singular and plural.
 NOUNS = {
@@ -47,6 +51,8 @@ class ImportReport:
     problems: list[Problem] = field(default_factory=list)
     columns: list[tuple[str, str]] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    # The stored run of a real import, once it has finished.
+    run: "ImportRun | None" = None
 
     @property
     def skipped(self) -> int:

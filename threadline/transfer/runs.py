@@ -1,0 +1,153 @@
+"""The life of a real import run: started, progressing, finished or failed.
+
+A run is stored before its first row, so the web app can show its progress
+and a killed run stays visible. While it works, every actor an importer
+asks for carries the run's own label, which is what lets an undo find
+exactly what the run wrote.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from django.db import transaction
+from django.utils import timezone
+
+from threadline.accounts.models import User
+from threadline.timeline.actors import Actor
+from threadline.transfer.models import ImportRun, RunStatus
+from threadline.transfer.progress import Progress
+from threadline.transfer.report import ImportReport
+
+logger = logging.getLogger(__name__)
+
+# A run over a broken file can report every row; the history keeps the first.
+MAX_PROBLEMS = 10_000
+# How often, in rows, a run's progress is written for the web app to show.
+PROGRESS_EVERY = 200
+
+_active_run: ContextVar[ImportRun | None] = ContextVar("active_run", default=None)
+
+
+def import_actor(file_label: str) -> Actor:
+    """The actor an importer writes as: the active run's, else a dry run's."""
+    run = _active_run.get()
+    if run is not None:
+        return Actor.importer(run.actor_label)
+    return Actor.importer(f"import of {file_label}"[:200])
+
+
+def active_run() -> ImportRun | None:
+    return _active_run.get()
+
+
+def start_run(
+    file: str, format: str, *, source: str = "", user: User | None = None
+) -> ImportRun:
+    """Store a run about to start; its label names it among all runs."""
+    started_at = timezone.now()
+    run = ImportRun.objects.create(
+        file=file[:300],
+        format=format,
+        mapping="automatic",
+        source=source[:100],
+        actor_label="import",
+        started_by=user,
+        started_at=started_at,
+    )
+    label = f"import #{run.pk} of {file}"[:200]
+    ImportRun.objects.filter(pk=run.pk).update(actor_label=label)
+    run.actor_label = label
+    logger.info("Started import run #%d of %s", run.pk, file)
+    return run
+
+
+@contextmanager
+def running(run: ImportRun) -> Iterator[ImportRun]:
+    """Make `run` the active run for the importers called inside."""
+    token = _active_run.set(run)
+    try:
+        yield run
+    finally:
+        _active_run.reset(token)
+
+
+def finish_run(run: ImportRun, report: ImportReport) -> ImportRun:
+    """Store what a run did once its last row is written."""
+    _copy_report(run, report)
+    run.status = RunStatus.DONE
+    run.finished_at = timezone.now()
+    run.save()
+    logger.info(
+        "Import run #%d of %s finished: %d of %d rows used",
+        run.pk,
+        run.file,
+        report.rows_used,
+        report.rows,
+    )
+    return run
+
+
+def fail_run(run: ImportRun, report: ImportReport | None, error: str) -> None:
+    """Keep a stopped run in the history with its error and what it got to."""
+    if report is not None:
+        _copy_report(run, report)
+    run.status = RunStatus.FAILED
+    run.error = error[:5000]
+    run.finished_at = timezone.now()
+    with transaction.atomic():
+        run.save()
+    logger.warning("Import run #%d of %s stopped: %s", run.pk, run.file, error)
+
+
+def note_progress(run: ImportRun, rows_done: int, rows_total: int) -> None:
+    """Write how far a run has got; readers see it at the next commit."""
+    ImportRun.objects.filter(pk=run.pk).update(
+        rows=rows_done, rows_total=rows_total, updated_at=timezone.now()
+    )
+
+
+def _copy_report(run: ImportRun, report: ImportReport) -> None:
+    run.file = report.file[:300] or run.file
+    run.mapping = report.mapping[:100]
+    run.description = report.description[:500]
+    run.rows = report.rows
+    run.rows_total = max(run.rows_total, report.rows)
+    run.rows_used = report.rows_used
+    run.skipped = report.skipped
+    run.created = dict(report.created)
+    run.problems = [
+        {
+            "file": problem.file,
+            "line": problem.line,
+            "message": problem.message,
+            "skipped": problem.skipped,
+        }
+        for problem in report.problems[:MAX_PROBLEMS]
+    ]
+
+
+class RunProgress:
+    """Passes progress on to `shown` and keeps the run's counts current."""
+
+    def __init__(self, run: ImportRun, shown: Progress) -> None:
+        self.run = run
+        self.shown = shown
+        self.total = 0
+        self.done = 0
+
+    def start(self, total: int, label: str) -> None:
+        self.total += total
+        note_progress(self.run, self.done, self.total)
+        self.shown.start(total, label)
+
+    def advance(self, rows: int = 1) -> None:
+        before = self.done // PROGRESS_EVERY
+        self.done += rows
+        if self.done // PROGRESS_EVERY != before:
+            note_progress(self.run, self.done, self.total)
+        self.shown.advance(rows)
+
+    def finish(self) -> None:
+        self.shown.finish()
