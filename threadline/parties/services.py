@@ -50,7 +50,9 @@ EDITABLE_FIELDS: dict[str, Any] = {
     "language": None,
     "time_zone": None,
     "consent": Consent,
+    "birthday": None,
 }
+EARLIEST_BIRTHDAY = dt.date(1900, 1, 1)
 
 
 def user_ref(user: User | None) -> dict[str, str] | None:
@@ -538,8 +540,23 @@ def _validated_fields(fields: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"{value} is deactivated.", field=key)
         if key == "time_zone" and value:
             require_time_zone(value)
+        if key == "birthday":
+            _require_birthday(value)
         values[key] = clean_line(value) if isinstance(value, str) else value
     return values
+
+
+def _require_birthday(value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise InvalidInput("A birthday must be a date.", field="birthday")
+    if not EARLIEST_BIRTHDAY <= value <= timezone.localdate():
+        raise InvalidInput(
+            f"{value:%Y-%m-%d} is not a plausible birthday: give a date between "
+            f"{EARLIEST_BIRTHDAY:%Y} and today.",
+            field="birthday",
+        )
 
 
 def _add_point(

@@ -1,5 +1,6 @@
 """Turning one row of a contacts file into a contact ready to be matched."""
 
+import datetime as dt
 import hashlib
 import re
 from collections import defaultdict
@@ -72,6 +73,9 @@ class Contact:
     notes: str = ""
     tags: list[str] = field(default_factory=list)
     stage: str = ""
+    birthday: dt.date | None = None
+    photo: bytes = b""
+    photo_type: str = ""
     warnings: list[str] = field(default_factory=list)
 
     @property

@@ -39,6 +39,7 @@ from threadline.parties.services import (
     add_relationship,
     create_party,
     set_tags,
+    update_party,
 )
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
@@ -331,6 +332,8 @@ class ContactWriter:
         # accepts labelled contact points.
         points = _distinct(contact)
         stage: dict[str, Any] = {"stage": contact.stage} if contact.stage else {}
+        if contact.birthday:
+            stage["birthday"] = contact.birthday
         party = create_party(
             self.actor,
             display_name_text=contact.person_name or _fallback_name(contact),
@@ -387,6 +390,9 @@ class ContactWriter:
                 add_contact_point(party, self.actor, kind, point.raw, label=point.label)
                 known.add((kind, point.value, point.extension))
                 self._count("contact point")
+
+        if contact.birthday and party.birthday is None:
+            update_party(party, self.actor, birthday=contact.birthday)
 
         current = set(party.tags.values_list("name", flat=True))
         wanted = {" ".join(tag.split()).lower()[:50] for tag in contact.tags}
