@@ -98,3 +98,38 @@ def secret_key(directory: Path) -> str:
         except FileExistsError:
             pass  # another process wrote it first; read theirs
     return key_file.read_text().strip()
+
+
+def env_addresses(name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Read a comma-separated list of addresses and @domains, lower-cased."""
+    addresses: set[str] = set()
+    domains: set[str] = set()
+    for item in os.environ.get(name, "").split(","):
+        entry = item.strip().lower()
+        if not entry:
+            continue
+        if entry.startswith("@") and "." in entry and "@" not in entry[1:]:
+            domains.add(entry[1:])
+        elif entry.count("@") == 1 and not entry.startswith("@"):
+            addresses.add(entry)
+        else:
+            raise ConfigurationError(
+                f"{name} must list addresses or @domains separated by commas, "
+                f"such as 'info@example.com,@example.com'; {entry!r} is neither."
+            )
+    return frozenset(addresses), frozenset(domains)
+
+
+IMAP_PREFIX = "THREADLINE_IMAP_HOST"
+
+
+def imap_suffixes() -> list[str]:
+    """The suffixes of the configured mailboxes: "" for THREADLINE_IMAP_HOST,
+    "_SALES" for THREADLINE_IMAP_HOST_SALES, and so on."""
+    return sorted(
+        key.removeprefix(IMAP_PREFIX)
+        for key, value in os.environ.items()
+        if key.startswith(IMAP_PREFIX)
+        and (key == IMAP_PREFIX or key[len(IMAP_PREFIX)] == "_")
+        and value.strip()
+    )

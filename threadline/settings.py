@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "threadline.brief",
     "threadline.search",
     "threadline.transfer",
+    "threadline.mail",
     "threadline.web",
 ]
 

@@ -137,10 +137,22 @@ class CallPayload(Payload):
     outcome: Literal["", "answered", "no_answer", "voicemail"] = ""
 
 
+class Attachment(Payload):
+    name: str = Field(default="", max_length=300)
+    type: str = Field(default="", max_length=100)
+    size: int = Field(default=0, ge=0)
+
+
 class MessagePayload(Payload):
     direction: Direction = "outbound"
     channel: Literal["email", "sms", "whatsapp", "letter", "other"] = "email"
     subject: str = Field(default="", max_length=300)
+    # An email's own headers, as addresses written "Name <address>".
+    sender: str = Field(default="", max_length=500)
+    to: list[str] = []
+    cc: list[str] = []
+    message_id: str = Field(default="", max_length=300)
+    attachments: list[Attachment] = []
 
 
 class MeetingPayload(Payload):

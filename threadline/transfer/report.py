@@ -19,6 +19,10 @@ NOUNS = {
     "thread": ("deal thread", "deal threads"),
     "quote": ("quote", "quotes"),
     "status change": ("deal outcome", "deal outcomes"),
+    "email": ("email", "emails"),
+    "email thread": ("email conversation", "email conversations"),
+    "held email": ("email held for triage", "emails held for triage"),
+    "unknown sender": ("unknown sender", "unknown senders"),
 }
 
 

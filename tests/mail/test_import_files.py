@@ -1,0 +1,264 @@
+"""Importing .eml and .mbox files onto timelines, threads and the triage list."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.mail.conftest import DATA, build_message, corpus_files
+from threadline.mail.models import HeldMessage, UnknownSender
+from threadline.parties.models import Party
+from threadline.threads.models import Thread
+from threadline.timeline.kinds import Kind
+from threadline.timeline.models import Event
+from threadline.transfer.importer import import_path
+from threadline.transfer.models import ImportRun
+
+pytestmark = pytest.mark.django_db
+
+
+def _messages(party: Party) -> list[Event]:
+    return list(Event.objects.filter(party=party, kind=Kind.MESSAGE).order_by("id"))
+
+
+def test_encoded_word_subject_with_raw_spaces_is_decoded(make_party):
+    party = make_party("Jiří Příklad", emails=["jiri@example.cz"])
+
+    report = import_path(DATA / "eml_encoded_word_subject.eml")
+
+    [event] = _messages(party)
+    assert event.summary == "Faktura pro společnost Example s.r.o."
+    assert event.payload["sender"] == "Jiří Příklad <jiri@example.cz>"
+    assert event.payload["message_id"] == "repro-encoded-subject-1@example.cz"
+    assert event.external_id.startswith("repro-encoded-subject-1@example.cz|")
+    assert event.direction == "inbound"
+    assert event.body == "Dobrý den, v příloze zasílám fakturu."
+    assert report.created["email"] == 1
+
+
+def test_a_second_import_creates_nothing(make_party):
+    party = make_party("Jiří Příklad", emails=["jiri@example.cz"])
+    import_path(DATA / "eml_encoded_word_subject.eml")
+
+    report = import_path(DATA / "eml_encoded_word_subject.eml")
+
+    assert len(_messages(party)) == 1
+    assert report.created["email"] == 0
+    assert Thread.objects.filter(party=party).count() == 1
+
+
+def test_unknown_sender_is_kept_for_triage_with_its_messages(write_eml):
+    import_path(DATA / "eml_encoded_word_subject.eml")
+    import_path(DATA / "eml_encoded_word_subject.eml")
+
+    sender = UnknownSender.objects.get()
+    assert sender.address == "jiri@example.cz"
+    assert sender.name == "Jiří Příklad"
+    assert sender.message_count == 1
+    assert sender.latest_subject == "Faktura pro společnost Example s.r.o."
+    assert HeldMessage.objects.count() == 1
+    assert not Event.objects.filter(kind=Kind.MESSAGE).exists()
+
+
+def test_mail_from_our_own_address_is_outbound_to_each_recipient(
+    make_party, write_eml, owner
+):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    john = make_party("John Example", emails=["JOHN@example.org"])
+    path = write_eml(
+        sender="Olivia <Olivia@Example.com>",
+        to="Jane <jane@example.net>",
+        extra="Cc: john@example.org, stranger@example.org",
+    )
+
+    import_path(path)
+
+    assert [event.direction for event in _messages(jane)] == ["outbound"]
+    assert [event.direction for event in _messages(john)] == ["outbound"]
+    assert UnknownSender.objects.get().address == "stranger@example.org"
+
+
+def test_a_deactivated_users_mail_stays_ours(make_party, write_eml, staff):
+    staff.is_active = False
+    staff.save()
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+
+    import_path(write_eml(sender="Sam <sam@example.com>", to="jane@example.net"))
+
+    assert [event.direction for event in _messages(jane)] == ["outbound"]
+
+
+def test_configured_own_domain_counts_as_ours(make_party, write_eml, monkeypatch):
+    monkeypatch.setenv("THREADLINE_OWN_ADDRESSES", "@shop.example")
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+
+    import_path(write_eml(sender="desk@shop.example", to="jane@example.net"))
+
+    assert _messages(jane)[0].direction == "outbound"
+
+
+def test_replies_share_the_thread_by_their_headers(make_party, tmp_path):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    first = build_message(message_id="<a@example.net>", subject="Leaking tap")
+    reply = build_message(
+        sender="sales@example.com",
+        to="jane@example.net",
+        subject="Re: Leaking tap",
+        message_id="<b@example.com>",
+        date="Tue, 04 Mar 2025 11:00:00 +0000",
+        extra="In-Reply-To: <a@example.net>\r\nReferences: <a@example.net>",
+        body="We can come at 2pm.\r\n\r\nOn Tue, Jane wrote:\r\n> Could you come?",
+    )
+    other = build_message(message_id="<c@example.net>", subject="Leaking tap")
+    (tmp_path / "a.eml").write_bytes(first)
+    (tmp_path / "b.eml").write_bytes(reply)
+    (tmp_path / "c.eml").write_bytes(other)
+
+    for name in ("a.eml", "b.eml", "c.eml"):
+        import_path(tmp_path / name)
+
+    first_event, reply_event, other_event = _messages(jane)
+    assert reply_event.thread == first_event.thread
+    assert reply_event.body == "We can come at 2pm."
+    assert other_event.thread != first_event.thread
+    assert first_event.thread.title == "Leaking tap"
+
+
+def test_subject_joins_a_thread_only_without_reply_headers(make_party, tmp_path):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    (tmp_path / "a.eml").write_bytes(
+        build_message(message_id="<a@example.net>", subject="Quote for roof")
+    )
+    (tmp_path / "b.eml").write_bytes(
+        build_message(message_id="<b@example.net>", subject="RE: AW: Quote for roof")
+    )
+
+    import_path(tmp_path / "a.eml")
+    import_path(tmp_path / "b.eml")
+
+    first, second = _messages(jane)
+    assert first.thread == second.thread
+
+
+def test_message_without_message_id_is_keyed_by_its_headers(make_party, write_eml):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    path = write_eml(message_id="")
+
+    import_path(path)
+    import_path(path)
+
+    [event] = _messages(jane)
+    assert event.external_id.startswith("sha256:")
+
+
+def test_html_body_becomes_safe_text(make_party, tmp_path):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    raw = (
+        "From: jane@example.net\r\nTo: sales@example.com\r\nSubject: Hi\r\n"
+        "Message-ID: <h@example.net>\r\nDate: Tue, 04 Mar 2025 09:30:00 +0000\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n\r\n"
+        "<p>Hello &amp; welcome</p><script>alert(1)</script><p>Line two</p>"
+        "<div class=gmail_quote>On Mon, Bob wrote:</div><blockquote>old</blockquote>"
+    )
+    (tmp_path / "h.eml").write_bytes(raw.encode())
+
+    import_path(tmp_path / "h.eml")
+
+    assert _messages(jane)[0].body == "Hello & welcome\nLine two"
+
+
+def test_attachments_are_listed_by_name_type_and_size(make_party, tmp_path):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    raw = (
+        "From: jane@example.net\r\nTo: sales@example.com\r\nSubject: Photo\r\n"
+        "Message-ID: <p@example.net>\r\nDate: Tue, 04 Mar 2025 09:30:00 +0000\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n"
+        "--b\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
+        'Content-Disposition: attachment; filename="tap.png"\r\n\r\n'
+        "iVBORw0KGgo=\r\n--b--\r\n"
+    )
+    (tmp_path / "p.eml").write_bytes(raw.encode())
+
+    import_path(tmp_path / "p.eml")
+
+    event = _messages(jane)[0]
+    assert event.payload["attachments"] == [
+        {"name": "tap.png", "type": "image/png", "size": 8}
+    ]
+    assert event.body == "See attached."
+
+
+def test_mbox_reports_each_unusable_message_by_position(make_party, tmp_path):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    good = build_message(message_id="<g@example.net>")
+    ours_only = build_message(
+        sender="sales@example.com", to="desk@example.com", message_id="<o@x>"
+    )
+    no_address = b"Subject: nothing\r\n\r\nno one\r\n"
+    box = b"".join(
+        b"From someone Tue Mar  4 09:30:00 2025\n" + message.replace(b"\r\n", b"\n")
+        for message in (good, ours_only, no_address)
+    )
+    (tmp_path / "box.mbox").write_bytes(box)
+
+    report = import_path(tmp_path / "box.mbox")
+
+    assert len(_messages(jane)) == 1
+    assert report.rows == 3
+    assert report.rows_used == 1
+    skipped = [(p.line, p.message) for p in report.problems if p.skipped]
+    assert skipped == [
+        (2, "only the business's own addresses are on it; nothing to record"),
+        (3, "no sender or recipient address could be read"),
+    ]
+
+
+def test_bad_date_falls_back_and_is_reported(make_party, write_eml):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    path = write_eml(
+        date="yesterday-ish",
+        extra="Received: from mx by mx; Mon, 03 Mar 2025 08:00:00 +0000",
+    )
+
+    report = import_path(path)
+
+    assert _messages(jane)[0].occurred_at.isoformat() == "2025-03-03T08:00:00+00:00"
+    assert any("Date" in problem.message for problem in report.problems)
+
+
+def test_import_run_is_kept_with_the_importers_actor(make_party):
+    party = make_party("Jiří Příklad", emails=["jiri@example.cz"])
+
+    report = import_path(DATA / "eml_encoded_word_subject.eml")
+
+    run = ImportRun.objects.get()
+    assert report.run == run
+    assert _messages(party)[0].actor_label == run.actor_label
+
+
+def test_dry_run_changes_nothing(make_party):
+    party = make_party("Jiří Příklad", emails=["jiri@example.cz"])
+
+    report = import_path(DATA / "eml_encoded_word_subject.eml", dry_run=True)
+
+    assert report.created["email"] == 1
+    assert not _messages(party)
+
+
+@pytest.mark.parametrize("path", corpus_files(), ids=lambda path: path.name)
+def test_every_corpus_file_imports_without_a_crash(path: Path, db):
+    report = import_path(path)
+
+    assert report.rows >= 1
+    assert report.rows == report.rows_used + report.skipped
+    for problem in report.problems:
+        assert problem.message and problem.line >= 1
+
+
+def test_corpus_is_present_or_the_reason_is_said():
+    if not corpus_files():
+        pytest.skip(
+            "the shared email corpus is not beside this clone; its files are "
+            "read from there because several are GPL or unlicensed"
+        )
+    assert len(corpus_files()) > 100

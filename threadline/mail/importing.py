@@ -1,0 +1,142 @@
+"""Importing email from .eml and .mbox files onto the customers' timelines.
+
+An .mbox file is read one message at a time, so a mailbox of any size costs
+the memory of its largest message. Every message is keyed by its
+Message-ID (or, without one, by a hash of its headers), so importing the
+same file again, or syncing the same mail over IMAP later, doubles nothing.
+A message that cannot be used is reported with its position and the reason.
+"""
+
+import datetime as dt
+import email.utils
+import logging
+import mailbox
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from threadline.errors import InvalidInput
+from threadline.mail.parsing import parse_message
+from threadline.mail.services import OwnAddresses, own_addresses, record_message
+from threadline.transfer.importer import ImportOptions
+from threadline.transfer.report import ImportReport
+from threadline.transfer.runs import import_actor
+from threadline.transfer.writing import SkipRow, import_transaction, write_rows
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """One message's bytes and the date its mailbox gave it, if any."""
+
+    position: int
+    data: bytes
+    received_at: dt.datetime | None = None
+
+
+def import_mail(options: ImportOptions) -> ImportReport:
+    """Import an .eml file or an .mbox file; return what was (or would be) done."""
+    path = options.path
+    report = ImportReport(
+        file=path.name,
+        mapping="email",
+        description="email messages",
+        dry_run=options.dry_run,
+    )
+    messages, total = _open(path)
+
+    options.progress.start(total, path.name)
+    with import_transaction(options.dry_run):
+        writer = MailWriter(path.name, report, own_addresses())
+        rows = ((raw.position, raw) for raw in _counted(messages, report))
+        write_rows(rows, writer.write, report, options.progress, file=path.name)
+    options.progress.finish()
+
+    logger.info(
+        "Mail import of %s: %d of %d messages used%s",
+        path.name,
+        report.rows_used,
+        report.rows,
+        " (dry run)" if options.dry_run else "",
+    )
+    return report
+
+
+class MailWriter:
+    """Records the messages of one file as its import's actor."""
+
+    def __init__(self, file_name: str, report: ImportReport, own: OwnAddresses):
+        self.file_name = file_name
+        self.report = report
+        self.own = own
+        self.actor = import_actor(file_name)
+
+    def write(self, raw: RawMessage) -> None:
+        try:
+            message = parse_message(raw.data, received_at=raw.received_at)
+        except Exception as error:
+            # The standard library's parser raises many kinds of error on
+            # broken input; each one only costs this message.
+            logger.warning("Message %d of %s unreadable", raw.position, self.file_name)
+            raise SkipRow(f"the message could not be read ({error})") from error
+
+        outcome = record_message(
+            message, self.actor, own=self.own, origin=self.file_name
+        )
+        for warning in message.warnings:
+            self.report.problem(
+                raw.position, warning, skipped=False, file=self.file_name
+            )
+        self.report.created["email"] += outcome.events
+        self.report.created["email thread"] += outcome.threads
+        self.report.created["held email"] += outcome.held
+        self.report.created["unknown sender"] += outcome.new_senders
+
+
+def _open(path: Path) -> tuple[Iterator[RawMessage], int]:
+    if not path.is_file():
+        raise InvalidInput(f"There is no file at {path}; check the path.")
+    if _is_mbox(path):
+        box = mailbox.mbox(path, create=False)
+        return _mbox_messages(box), len(box)
+    return iter([RawMessage(1, path.read_bytes())]), 1
+
+
+def _is_mbox(path: Path) -> bool:
+    """An .mbox by name, or any file that starts with an mbox "From " line."""
+    if path.suffix.lower() == ".eml":
+        return False
+    with path.open("rb") as stream:
+        start = stream.read(5)
+    return start == b"From " or path.suffix.lower() in {".mbox", ".mbx"}
+
+
+def _mbox_messages(box: mailbox.mbox) -> Iterator[RawMessage]:
+    try:
+        for position, key in enumerate(box.iterkeys(), start=1):
+            data = box.get_bytes(key, from_=True)
+            from_line, _, message = data.partition(b"\n")
+            yield RawMessage(position, message, _from_line_date(from_line))
+    finally:
+        box.close()
+
+
+def _from_line_date(line: bytes) -> dt.datetime | None:
+    """The date an mbox "From " line gives, read as UTC (it carries no zone)."""
+    parts = line.decode("ascii", errors="replace").split(None, 2)
+    if len(parts) < 3:
+        return None
+    try:
+        value = email.utils.parsedate_to_datetime(parts[2].strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _counted(
+    messages: Iterator[RawMessage], report: ImportReport
+) -> Iterator[RawMessage]:
+    for raw in messages:
+        report.rows += 1
+        yield raw

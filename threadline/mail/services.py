@@ -1,0 +1,374 @@
+"""Recording email on timelines, and deciding about unknown senders.
+
+A message lands on the timeline of every party whose address it carries,
+inside a thread found from its In-Reply-To and References. An address with
+no party is not dropped: its messages wait under an UnknownSender until
+someone adds it to a customer, and only then land on that timeline.
+"""
+
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from threadline import config
+from threadline.accounts.models import User
+from threadline.errors import InvalidInput
+from threadline.mail.models import HeldMessage, MessageLink, SenderStatus, UnknownSender
+from threadline.mail.parsing import REPLY_PREFIX, Address, ParsedMessage
+from threadline.parties.models import ContactKind, ContactPoint, Party
+from threadline.parties.services import add_contact_point, create_party
+from threadline.threads.models import Thread, ThreadKind
+from threadline.threads.services import open_thread
+from threadline.timeline.actors import Actor
+from threadline.timeline.kinds import Kind
+from threadline.timeline.models import Event
+from threadline.timeline.services import record_event
+
+logger = logging.getLogger(__name__)
+
+# One source for every way mail arrives, so a message imported from a file
+# and later synced over IMAP is the same event.
+SOURCE = "email"
+EXTERNAL_ID_CHARS = 300
+OWN_ADDRESSES_VARIABLE = "THREADLINE_OWN_ADDRESSES"
+
+
+@dataclass(frozen=True)
+class OwnAddresses:
+    """The business's own addresses: every user's, and the configured ones."""
+
+    addresses: frozenset[str]
+    domains: frozenset[str]
+
+    def __contains__(self, address: object) -> bool:
+        if not isinstance(address, str):
+            return False
+        return address in self.addresses or address.rpartition("@")[2] in self.domains
+
+
+def own_addresses() -> OwnAddresses:
+    """Read once per import or sync; deactivated users' addresses count too,
+    because their mail belongs to the business."""
+    configured, domains = config.env_addresses(OWN_ADDRESSES_VARIABLE)
+    users = {email.lower() for email in User.objects.values_list("email", flat=True)}
+    return OwnAddresses(configured | users, domains)
+
+
+@dataclass
+class Outcome:
+    """What recording one message did."""
+
+    events: int = 0
+    threads: int = 0
+    held: int = 0
+    new_senders: int = 0
+    ignored: int = 0
+
+
+def record_message(
+    message: ParsedMessage,
+    actor: Actor,
+    *,
+    own: OwnAddresses | None = None,
+    origin: str = "",
+) -> Outcome:
+    """Put a message on every involved party's timeline, or hold it.
+
+    Raises InvalidInput, writing nothing, for a message with no address
+    outside the business.
+    """
+    own = own or own_addresses()
+    direction = _direction(message, own)
+    involved = [
+        item
+        for item in _unique([message.sender, *message.to, *message.cc])
+        if item.address not in own
+    ]
+    if not involved:
+        raise InvalidInput(_no_counterpart(message))
+
+    outcome = Outcome()
+    parties = _parties_by_address([item.address for item in involved])
+    already = _parties_with_message(message, involved)
+    for item in involved:
+        for party in parties.get(item.address, []):
+            if party.pk in already:
+                continue
+            already.add(party.pk)
+            _record_on(party, message, item.address, direction, actor, outcome)
+    for item in _counterparts(message, direction, own):
+        if item.address not in parties:
+            _hold(item, message, origin, outcome)
+    return outcome
+
+
+def record_held_messages(sender: UnknownSender, party: Party, actor: Actor) -> int:
+    """Record a sender's kept messages on `party`; return how many were new."""
+    own = own_addresses()
+    outcome = Outcome()
+    held = list(sender.messages.all())
+    for item in held:
+        message = ParsedMessage.from_json(item.message)
+        if party.pk in _parties_with_message(message, [Address(sender.address)]):
+            continue
+        direction = _direction(message, own)
+        _record_on(party, message, sender.address, direction, actor, outcome)
+    return outcome.events
+
+
+def add_sender_as_new_party(
+    sender: UnknownSender, actor: Actor, *, name: str = ""
+) -> Party:
+    """Create a customer for the sender's address and record their messages."""
+    actor.require_write()
+    with transaction.atomic():
+        sender = _waiting(sender)
+        party = create_party(
+            actor,
+            display_name_text=name.strip() or sender.name or _name_from(sender.address),
+            emails=[sender.address],
+        )
+        record_held_messages(sender, party, actor)
+        _close(sender, SenderStatus.ADDED, actor, party)
+    logger.info("Added unknown sender %s as a new customer", sender.pk)
+    return party
+
+
+def add_sender_to_party(sender: UnknownSender, party: Party, actor: Actor) -> Party:
+    """Give an existing customer the sender's address and their messages."""
+    actor.require_write()
+    with transaction.atomic():
+        sender = _waiting(sender)
+        add_contact_point(party, actor, ContactKind.EMAIL, sender.address)
+        record_held_messages(sender, party, actor)
+        _close(sender, SenderStatus.ADDED, actor, party)
+    logger.info("Added unknown sender %s to customer %s", sender.pk, party.pk)
+    return party
+
+
+def ignore_sender(sender: UnknownSender, actor: Actor) -> None:
+    """Drop the sender's kept messages and keep no later ones."""
+    actor.require_write()
+    with transaction.atomic():
+        sender = _waiting(sender)
+        _close(sender, SenderStatus.IGNORED, actor, None)
+    logger.info("Ignored unknown sender %s", sender.pk)
+
+
+def external_id(message_key: str, address: str) -> str:
+    """One event per message and address; long keys are hashed to fit."""
+    key = f"{message_key}|{address}"
+    if len(key) <= EXTERNAL_ID_CHARS:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _direction(message: ParsedMessage, own: OwnAddresses) -> str:
+    if message.sender is not None and message.sender.address in own:
+        return "outbound"
+    return "inbound"
+
+
+def _unique(addresses: list[Address | None]) -> list[Address]:
+    found: dict[str, Address] = {}
+    for item in addresses:
+        if item is not None:
+            found.setdefault(item.address, item)
+    return list(found.values())
+
+
+def _counterparts(
+    message: ParsedMessage, direction: str, own: OwnAddresses
+) -> list[Address]:
+    """Who the business wrote to, or who wrote to it: the addresses an
+    unknown one of which is worth asking about."""
+    if direction == "outbound":
+        recipients = _unique([*message.to, *message.cc])
+        return [item for item in recipients if item.address not in own]
+    if message.sender is None:
+        return []
+    return [message.sender]
+
+
+def _no_counterpart(message: ParsedMessage) -> str:
+    if message.sender is None and not message.to and not message.cc:
+        return "no sender or recipient address could be read"
+    return "only the business's own addresses are on it; nothing to record"
+
+
+def _parties_by_address(addresses: list[str]) -> dict[str, list[Party]]:
+    points = (
+        ContactPoint.objects.filter(
+            kind=ContactKind.EMAIL,
+            value__in=addresses,
+            party__archived_at__isnull=True,
+        )
+        .select_related("party")
+        .order_by("party_id")
+    )
+    found: dict[str, list[Party]] = defaultdict(list)
+    for point in points:
+        if point.party not in found[point.value]:
+            found[point.value].append(point.party)
+    return dict(found)
+
+
+def _parties_with_message(message: ParsedMessage, involved: list[Address]) -> set[int]:
+    """Parties that have this message already, under any of its addresses
+    (a customer with two of them gets it once)."""
+    keys = [external_id(message.key, item.address) for item in involved]
+    events = Event.objects.filter(source=SOURCE, external_id__in=keys)
+    return set(events.values_list("party_id", flat=True))
+
+
+def _record_on(
+    party: Party,
+    message: ParsedMessage,
+    address: str,
+    direction: str,
+    actor: Actor,
+    outcome: Outcome,
+) -> None:
+    thread = _thread(party, message, direction, actor, outcome)
+    _, created = record_event(
+        party,
+        Kind.MESSAGE,
+        _summary(message),
+        actor=actor,
+        occurred_at=message.occurred_at,
+        payload=_payload(message, direction),
+        body=message.body,
+        thread=thread,
+        source=SOURCE,
+        external_id=external_id(message.key, address),
+    )
+    MessageLink.objects.get_or_create(
+        message_key=message.key[:300],
+        thread=thread,
+        defaults={"subject_key": message.subject_key},
+    )
+    if created:
+        outcome.events += 1
+
+
+def _thread(
+    party: Party,
+    message: ParsedMessage,
+    direction: str,
+    actor: Actor,
+    outcome: Outcome,
+) -> Thread:
+    """The conversation's thread on this party, opened if there is none.
+
+    The subject is used only when the message names no earlier message, and
+    only for a subject marked as a reply, so two unrelated messages that
+    are both called "Invoice" never share a thread.
+    """
+    links = MessageLink.objects.filter(thread__party=party).select_related("thread")
+    keys = [message.key, *message.thread_keys]
+    link = links.filter(message_key__in=[key[:300] for key in keys]).first()
+    if link is None and not message.thread_keys and message.is_reply:
+        link = links.filter(subject_key=message.subject_key).first()
+    if link is not None:
+        return link.thread
+
+    outcome.threads += 1
+    return open_thread(
+        party,
+        actor,
+        ThreadKind.ENQUIRY,
+        _title(message),
+        opened_at=message.occurred_at,
+    )
+
+
+def _title(message: ParsedMessage) -> str:
+    return REPLY_PREFIX.sub("", message.subject).strip() or "Email conversation"
+
+
+def _summary(message: ParsedMessage) -> str:
+    return message.subject or "(no subject)"
+
+
+def _payload(message: ParsedMessage, direction: str) -> dict[str, object]:
+    return {
+        "direction": direction,
+        "channel": "email",
+        "subject": message.subject[:300],
+        "sender": str(message.sender) if message.sender else "",
+        "to": [str(item) for item in message.to],
+        "cc": [str(item) for item in message.cc],
+        "message_id": message.message_id[:300],
+        "attachments": message.attachments,
+    }
+
+
+def _hold(
+    address: Address, message: ParsedMessage, origin: str, outcome: Outcome
+) -> None:
+    sender, created = UnknownSender.objects.get_or_create(
+        address=address.address, defaults={"name": address.name[:300]}
+    )
+    if sender.status == SenderStatus.IGNORED:
+        outcome.ignored += 1
+        return
+    # Added before, yet no party has the address now: it was removed, so ask
+    # again rather than lose the message.
+    if sender.status == SenderStatus.ADDED:
+        sender.status = SenderStatus.WAITING
+
+    _, kept = HeldMessage.objects.get_or_create(
+        sender=sender,
+        key=message.key[:300],
+        defaults={
+            "occurred_at": message.occurred_at,
+            "message": message.as_json(),
+            "origin": origin[:300],
+        },
+    )
+    if not kept and not created:
+        return
+    _refresh(sender, address, message)
+    outcome.held += int(kept)
+    outcome.new_senders += int(created)
+
+
+def _refresh(sender: UnknownSender, address: Address, message: ParsedMessage) -> None:
+    sender.message_count = sender.messages.count()
+    if sender.latest_at is None or message.occurred_at >= sender.latest_at:
+        sender.latest_at = message.occurred_at
+        sender.latest_subject = message.subject[:300]
+    sender.name = sender.name or address.name[:300]
+    sender.save()
+
+
+def _waiting(sender: UnknownSender) -> UnknownSender:
+    """Lock the sender and check that no one has decided about it yet."""
+    locked = UnknownSender.objects.select_for_update().get(pk=sender.pk)
+    if locked.status != SenderStatus.WAITING:
+        raise InvalidInput(
+            f"{locked.address} was already {locked.get_status_display().lower()}."
+        )
+    return locked
+
+
+def _close(
+    sender: UnknownSender, status: str, actor: Actor, party: Party | None
+) -> None:
+    sender.messages.all().delete()
+    sender.status = status
+    sender.party = party
+    sender.triaged_by = actor.user
+    sender.triaged_at = timezone.now()
+    sender.save()
+
+
+def _name_from(address: str) -> str:
+    """A readable stand-in name from an address: "jane.doe@x" is "Jane Doe"."""
+    local = address.partition("@")[0]
+    words = local.replace(".", " ").replace("_", " ").replace("-", " ").split()
+    return " ".join(word.capitalize() for word in words) or address
