@@ -281,3 +281,68 @@ class PinnedFact(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class CandidateStatus(models.TextChoices):
+    OPEN = "open", "To review"
+    NOT_DUPLICATES = "not_duplicates", "Not duplicates"
+    MERGED = "merged", "Merged"
+
+
+class DuplicateCandidateQuerySet(models.QuerySet["DuplicateCandidate"]):
+    def visible_to(self, user: User) -> "DuplicateCandidateQuerySet":
+        """Pairs whose both parties the user may see (archived ones never)."""
+        visible = Party.objects.visible_to(user)
+        return self.filter(
+            Exists(visible.filter(pk=OuterRef("first_id"))),
+            Exists(visible.filter(pk=OuterRef("second_id"))),
+        )
+
+
+class DuplicateCandidate(models.Model):
+    """Two parties that may be one, with a score and the reasons in words.
+
+    The pair is stored with the lower party id first, so it exists once
+    whichever side it was found from. A pair someone marked "not duplicates"
+    keeps that status and is never proposed again.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    first = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveSmallIntegerField()
+    reasons = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=16, choices=CandidateStatus.choices, default=CandidateStatus.OPEN
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DuplicateCandidateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-score", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["first", "second"], name="duplicate_candidate_unique_pair"
+            ),
+            models.CheckConstraint(
+                condition=Q(first__lt=models.F("second")),
+                name="duplicate_candidate_ordered_pair",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-score"], name="duplicate_status_score"),
+            models.Index(fields=["second"], name="duplicate_second"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first} / {self.second} ({self.score})"

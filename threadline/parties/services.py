@@ -226,16 +226,18 @@ def archive_party(party: Party, actor: Actor, reason: str) -> None:
         return
 
     with transaction.atomic():
-        party.archived_at = timezone.now()
-        party.archived_reason = reason[:200]
-        party.save(update_fields=["archived_at", "archived_reason", "updated_at"])
+        # Recorded first: a person may write only on a party they can see,
+        # and an archived party is seen by no one.
         record_event(
             party,
             Kind.PROFILE_CHANGE,
-            f"Archived: {party.archived_reason}",
+            f"Archived: {reason[:200]}",
             actor=actor,
             payload={"changes": [_change_entry("archived", None, reason)]},
         )
+        party.archived_at = timezone.now()
+        party.archived_reason = reason[:200]
+        party.save(update_fields=["archived_at", "archived_reason", "updated_at"])
     _index(party)
     logger.info("Archived party %s: %s", party.public_id, reason)
 

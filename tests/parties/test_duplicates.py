@@ -1,0 +1,264 @@
+"""Finding duplicate candidates: the signals, their scores and the blocks."""
+
+import pytest
+
+from threadline.errors import NotAllowed
+from threadline.parties.duplicates import (
+    candidate_counts,
+    candidates_for,
+    find_duplicates,
+    find_duplicates_of_run,
+    mark_not_duplicates,
+)
+from threadline.parties.models import (
+    CandidateStatus,
+    DuplicateCandidate,
+    PartyKind,
+    RelationshipKind,
+)
+from threadline.parties.services import (
+    add_relationship,
+    archive_party,
+    remove_contact_point,
+    restrict_party,
+)
+from threadline.timeline.actors import Actor
+
+pytestmark = pytest.mark.django_db
+
+
+def pair_of(first, second):
+    low, high = sorted([first, second], key=lambda party: party.pk)
+    return DuplicateCandidate.objects.filter(first=low, second=high).first()
+
+
+def test_same_email_written_differently_is_a_strong_candidate(make_party):
+    jane = make_party("Jane Example", emails=["jane@example.com"])
+    again = make_party("Jane  Example", emails=[" JANE@Example.com "])
+
+    find_duplicates()
+
+    candidate = pair_of(jane, again)
+    assert candidate.score >= 95
+    assert candidate.reasons == ["same email jane@example.com"]
+
+
+def test_same_email_with_another_name_scores_lower_and_says_why(make_party):
+    jane = make_party("Jane Example", emails=["office@example-firm.com"])
+    bob = make_party("Robert Sample", emails=["office@example-firm.com"])
+
+    find_duplicates()
+
+    candidate = pair_of(jane, bob)
+    assert candidate.score < 80
+    assert "names are only" in candidate.reasons[0]
+
+
+def test_a_shared_phone_scores_low_and_names_households(make_party):
+    jane = make_party("Jane Example", phones=["+1 202 555 0143"])
+    john = make_party("John Example", phones=["(202) 555-0143"])
+
+    find_duplicates()
+
+    candidate = pair_of(jane, john)
+    assert candidate.score < 60
+    assert "households and offices share phones" in candidate.reasons[0]
+    assert "+1 202-555-0143" in candidate.reasons[0]
+
+
+def test_same_phone_and_alike_names_score_high(make_party):
+    jane = make_party("Jane Example", phones=["+1 202 555 0143"])
+    again = make_party("Jane Exmaple", phones=["202-555-0143"])
+
+    find_duplicates()
+
+    assert pair_of(jane, again).score >= 85
+
+
+def test_alike_names_at_the_same_organisation(make_party, staff):
+    actor = Actor.for_user(staff)
+    acme = make_party("Acme", kind=PartyKind.ORGANISATION, actor=actor)
+    jane = make_party("Jane Example", actor=actor)
+    typo = make_party("Jane Exampel", actor=actor)
+    other = make_party("Peter Other", actor=actor)
+    for person in (jane, typo, other):
+        add_relationship(person, acme, actor, RelationshipKind.WORKS_AT)
+
+    find_duplicates()
+
+    candidate = pair_of(jane, typo)
+    assert candidate.reasons == [
+        "names 92% alike and both work at Acme",
+    ]
+    assert pair_of(jane, other) is None
+
+
+def test_alike_names_alone_are_not_a_candidate(make_party):
+    jane = make_party("Jane Example", emails=["jane@gmail.com"])
+    again = make_party("Jane Example", emails=["jexample@gmail.com"])
+
+    find_duplicates()
+
+    # Free mail says nothing about who they are.
+    assert pair_of(jane, again) is None
+
+
+def test_alike_names_with_a_company_domain_or_an_address(make_party):
+    jane = make_party("Jane Example", emails=["jane@example-firm.com"])
+    again = make_party("Jane Example", emails=["j.example@example-firm.com"])
+    home = make_party("Tom Sample", addresses=["1 High Street, Bath"])
+    twin = make_party("Tom Sampel", addresses=["1 High Street,  Bath"])
+
+    find_duplicates()
+
+    assert pair_of(jane, again).reasons == [
+        "names 100% alike and both use example-firm.com email"
+    ]
+    assert (
+        pair_of(home, twin)
+        .reasons[0]
+        .endswith("both have the address 1 High Street, Bath")
+    )
+
+
+def test_several_signals_raise_the_score_and_list_every_reason(make_party):
+    jane = make_party(
+        "Jane Example", emails=["jane@example.com"], phones=["+1 202 555 0143"]
+    )
+    again = make_party(
+        "Jane Example", emails=["jane@example.com"], phones=["+1 202 555 0143"]
+    )
+
+    find_duplicates()
+
+    candidate = pair_of(jane, again)
+    assert candidate.score == 99
+    assert len(candidate.reasons) == 2
+
+
+def test_people_are_not_paired_with_organisations(make_party):
+    make_party("Acme", emails=["hello@acme-example.com"])
+    make_party("Acme", kind=PartyKind.ORGANISATION, emails=["hello@acme-example.com"])
+
+    find_duplicates()
+
+    assert not DuplicateCandidate.objects.exists()
+
+
+def test_linked_parties_are_known_to_be_two(make_party, staff):
+    actor = Actor.for_user(staff)
+    jane = make_party("Jane Example", phones=["+1 202 555 0143"], actor=actor)
+    john = make_party("John Example", phones=["+1 202 555 0143"], actor=actor)
+    add_relationship(jane, john, actor, RelationshipKind.HOUSEHOLD)
+
+    find_duplicates()
+
+    assert pair_of(jane, john) is None
+
+
+def test_archived_parties_are_not_candidates(make_party):
+    jane = make_party("Jane Example", emails=["jane@example.com"])
+    old = make_party("Jane Example", emails=["jane@example.com"])
+    archive_party(old, Actor.system("test"), "closed account")
+
+    find_duplicates()
+
+    assert pair_of(jane, old) is None
+
+
+def test_a_pair_marked_not_duplicates_is_not_proposed_again(make_party, staff):
+    jane = make_party("Jane Example", emails=["jane@example.com"])
+    again = make_party("Jane Example", emails=["jane@example.com"])
+    find_duplicates()
+    mark_not_duplicates(pair_of(jane, again), Actor.for_user(staff))
+
+    result = find_duplicates()
+
+    candidate = pair_of(jane, again)
+    assert candidate.status == CandidateStatus.NOT_DUPLICATES
+    assert candidate.decided_by == staff
+    assert result.new == 0
+    assert list(candidates_for(staff)) == []
+
+
+def test_viewer_cannot_mark_not_duplicates(make_party, viewer):
+    make_party("Jane Example", emails=["jane@example.com"])
+    make_party("Jane Example", emails=["jane@example.com"])
+    find_duplicates()
+
+    with pytest.raises(NotAllowed):
+        mark_not_duplicates(DuplicateCandidate.objects.get(), Actor.for_user(viewer))
+
+
+def test_a_pair_whose_evidence_is_gone_leaves_the_queue(make_party, staff):
+    jane = make_party("Jane Example", emails=["jane@example.com"])
+    again = make_party("Jane Example", emails=["jane@example.com"])
+    find_duplicates()
+
+    remove_contact_point(again.contact_points.get(), Actor.for_user(staff))
+    result = find_duplicates()
+
+    assert result.removed == 1
+    assert pair_of(jane, again) is None
+
+
+def test_restricted_pairs_appear_only_to_those_who_see_both(
+    make_party, owner, staff, outsider
+):
+    jane = make_party("Jane Example", emails=["jane@example.com"])
+    make_party("Jane Example", emails=["jane@example.com"])
+    restrict_party(jane, Actor.for_user(owner), restricted=True, users=[staff])
+
+    find_duplicates()
+
+    assert candidates_for(staff).count() == 1
+    assert candidates_for(outsider).count() == 0
+
+
+def test_a_scoped_search_finds_pairs_with_the_touched_parties_only(make_party):
+    jane = make_party("Jane Example", emails=["jane@example.com"])
+    again = make_party("Jane Example", emails=["jane@example.com"])
+    tom = make_party("Tom Sample", emails=["tom@example.com"])
+    make_party("Tom Sample", emails=["tom@example.com"])
+    for number in range(6):
+        make_party(f"Filler {number}", emails=[f"filler{number}@example.com"])
+
+    result = find_duplicates({again.pk})
+
+    assert result.new == 1
+    assert pair_of(jane, again) is not None
+    assert not DuplicateCandidate.objects.filter(first=tom).exists()
+
+
+def test_a_run_finds_duplicates_among_the_parties_it_wrote(make_party):
+    jane = make_party("Jane Example", emails=["jane@example.com"])
+    again = make_party(
+        "Jane Example",
+        emails=["jane@example.com"],
+        actor=Actor.importer("import #7 of contacts.csv"),
+    )
+
+    result = find_duplicates_of_run("import #7 of contacts.csv")
+
+    assert result.new == 1
+    assert pair_of(jane, again) is not None
+
+
+def test_counts_per_status(make_party, staff):
+    make_party("Jane Example", emails=["jane@example.com"])
+    make_party("Jane Example", emails=["jane@example.com"])
+    make_party("Tom Sample", emails=["tom@example.com"])
+    make_party("Tom Sample", emails=["tom@example.com"])
+    find_duplicates()
+    mark_not_duplicates(DuplicateCandidate.objects.first(), Actor.for_user(staff))
+
+    assert candidate_counts() == {"open": 1, "not_duplicates": 1, "merged": 0}
+
+
+def test_an_email_shared_by_a_crowd_is_not_a_signal(make_party):
+    for number in range(30):
+        make_party(f"Person {number}", emails=["family.post@gmail.com"])
+
+    result = find_duplicates()
+
+    assert result.found == 0
