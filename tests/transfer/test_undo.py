@@ -22,7 +22,13 @@ from threadline.transfer import undo
 from threadline.transfer.importer import import_path
 from threadline.transfer.models import ImportRun, RunStatus
 from threadline.transfer.report import ImportReport
-from threadline.transfer.runs import finish_run, import_actor, running, start_run
+from threadline.transfer.runs import (
+    STALE_AFTER,
+    finish_run,
+    import_actor,
+    running,
+    start_run,
+)
 from threadline.transfer.undo import undo_import, undo_label
 
 pytestmark = pytest.mark.django_db
@@ -191,7 +197,7 @@ def test_a_run_still_importing_cannot_be_undone(owner):
 
 def test_a_run_whose_process_died_can_be_undone(contacts, owner):
     run = imported(contacts)
-    stale = timezone.now() - undo.STALE_AFTER - dt.timedelta(minutes=1)
+    stale = timezone.now() - STALE_AFTER - dt.timedelta(minutes=1)
     ImportRun.objects.filter(pk=run.pk).update(
         status=RunStatus.RUNNING, updated_at=stale
     )
@@ -221,7 +227,7 @@ def test_an_interrupted_undo_finishes_the_rest_without_doubling(
     monkeypatch.undo()
     with pytest.raises(Conflict, match="being undone right now"):
         undo_import(run, Actor.for_user(owner))
-    stale = timezone.now() - undo.STALE_AFTER - dt.timedelta(minutes=1)
+    stale = timezone.now() - STALE_AFTER - dt.timedelta(minutes=1)
     ImportRun.objects.filter(pk=run.pk).update(updated_at=stale)
 
     undo_import(run, Actor.for_user(owner))

@@ -6,12 +6,14 @@ asks for carries the run's own label, which is what lets an undo find
 exactly what the run wrote.
 """
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from threadline.accounts.models import User
@@ -26,6 +28,9 @@ logger = logging.getLogger(__name__)
 MAX_PROBLEMS = 10_000
 # How often, in rows, a run's progress is written for the web app to show.
 PROGRESS_EVERY = 200
+# A run (or its undo) that wrote nothing for this long died with its process:
+# both write their progress every few seconds while they work.
+STALE_AFTER = dt.timedelta(minutes=5)
 
 _active_run: ContextVar[ImportRun | None] = ContextVar("active_run", default=None)
 
@@ -99,6 +104,32 @@ def fail_run(run: ImportRun, report: ImportReport | None, error: str) -> None:
     with transaction.atomic():
         run.save()
     logger.warning("Import run #%d of %s stopped: %s", run.pk, run.file, error)
+
+
+def is_stale(run: ImportRun) -> bool:
+    return run.updated_at < timezone.now() - STALE_AFTER
+
+
+def restart_run(run: ImportRun) -> bool:
+    """Mark a stopped or dead run as running again, for a second pass over its
+    file under the same label; return False if it is neither."""
+    stopped = Q(status=RunStatus.FAILED) | Q(
+        status=RunStatus.RUNNING, updated_at__lt=timezone.now() - STALE_AFTER
+    )
+    restarted = (
+        ImportRun.objects.filter(pk=run.pk, undone_at__isnull=True)
+        .filter(stopped)
+        .update(
+            status=RunStatus.RUNNING,
+            error="",
+            finished_at=None,
+            updated_at=timezone.now(),
+        )
+    )
+    if restarted:
+        run.refresh_from_db()
+        logger.info("Import run #%d of %s started again", run.pk, run.file)
+    return bool(restarted)
 
 
 def note_progress(run: ImportRun, rows_done: int, rows_total: int) -> None:

@@ -50,14 +50,12 @@ from threadline.timeline.kinds import INTERACTION_KINDS, Kind
 from threadline.timeline.models import Event
 from threadline.timeline.services import latest_version, redact_event
 from threadline.transfer.models import ImportRun, RunStatus
+from threadline.transfer.runs import STALE_AFTER, is_stale
 
 logger = logging.getLogger(__name__)
 
 # Reversals per transaction: other writers wait at most this many.
 UNDO_BATCH = 100
-# A run or an undo that wrote nothing for this long died with its process;
-# both write their progress every few seconds while they work.
-STALE_AFTER = dt.timedelta(minutes=5)
 # Fields an import may have filled in on a party that existed before, and
 # that an undo sets back when nobody has changed them since.
 REVERTIBLE_FIELDS = frozenset(
@@ -89,7 +87,8 @@ VERBS = {
     "follow-up": "cancelled",
     "field": "set back",
 }
-PLURALS = {"person": "people", "pinned fact": "pinned facts"}
+PLURALS = {"person": "people"}
+NOUN_ORDER = ["person", "organisation", "household", "contact point", "tag"]
 
 
 @dataclass
@@ -108,7 +107,7 @@ class UndoReport:
 def undone_text(counts: dict[str, int]) -> str:
     """'archived 2 people; removed 3 notes, 1 tag', or 'nothing to reverse'."""
     by_verb: dict[str, list[str]] = {}
-    for noun, count in sorted(counts.items()):
+    for noun, count in sorted(counts.items(), key=_noun_order):
         if not count or noun in (KEPT, NOT_REVERSED):
             continue
         name = noun if count == 1 else PLURALS.get(noun, f"{noun}s")
@@ -117,6 +116,11 @@ def undone_text(counts: dict[str, int]) -> str:
     order = ["archived", "removed", "ended", "closed", "cancelled", "set back"]
     parts = [f"{verb} {', '.join(by_verb[verb])}" for verb in order if verb in by_verb]
     return "; ".join(parts) or "nothing to reverse"
+
+
+def _noun_order(item: tuple[str, int]) -> tuple[int, str]:
+    noun = item[0]
+    return (NOUN_ORDER.index(noun) if noun in NOUN_ORDER else len(NOUN_ORDER), noun)
 
 
 def undo_label(run: ImportRun) -> str:
@@ -164,10 +168,6 @@ def finish_undo(run: ImportRun) -> UndoReport:
     run.save(update_fields=["status", "undone_at", "undone", "updated_at"])
     logger.info("Undid import run #%d: %s", run.pk, report.undone_text())
     return report
-
-
-def is_stale(run: ImportRun) -> bool:
-    return run.updated_at < timezone.now() - STALE_AFTER
 
 
 def _require_undoable(run: ImportRun) -> None:

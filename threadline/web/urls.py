@@ -1,6 +1,6 @@
 from django.urls import path
 
-from threadline.web import party_access, settings_views, views
+from threadline.web import imports_views, party_access, settings_views, views
 
 app_name = "web"
 
@@ -49,6 +49,36 @@ urlpatterns = [
         "follow-ups/<uuid:follow_up_id>/reschedule/",
         views.follow_up_reschedule,
         name="follow_up_reschedule",
+    ),
+    path("imports/", imports_views.imports, name="imports"),
+    path(
+        "imports/check/<str:upload_id>/",
+        imports_views.import_check,
+        name="import_check",
+    ),
+    path(
+        "imports/check/<str:upload_id>/start/",
+        imports_views.import_start,
+        name="import_start",
+    ),
+    path(
+        "imports/check/<str:upload_id>/discard/",
+        imports_views.import_discard,
+        name="import_discard",
+    ),
+    path("imports/<uuid:public_id>/", imports_views.import_run, name="import_run"),
+    path(
+        "imports/<uuid:public_id>/problems.csv",
+        imports_views.import_problems,
+        name="import_problems",
+    ),
+    path(
+        "imports/<uuid:public_id>/undo/", imports_views.import_undo, name="import_undo"
+    ),
+    path(
+        "imports/<uuid:public_id>/again/",
+        imports_views.import_again,
+        name="import_again",
     ),
     path("settings/", settings_views.settings_home, name="settings"),
     path("settings/users/", settings_views.users, name="settings_users"),

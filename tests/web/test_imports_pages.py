@@ -1,0 +1,307 @@
+"""Imports: upload, dry run, the real run, its progress, history and undo."""
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.web.conftest import HTMX
+from threadline.accounts.models import User
+from threadline.parties.models import Party
+from threadline.transfer import uploads
+from threadline.transfer.models import ImportRun, RunStatus
+from threadline.transfer.runs import STALE_AFTER, start_run
+
+IMPORTS = reverse("web:imports")
+CONTACTS = (
+    b"name,email,company,notes\n"
+    b"Jane Example,jane@example.com,Example Plumbing,Call after 3pm\n"
+    b",,,a note with nobody to put it on\n"
+    b"Raj Sample,raj@example.com,Example Plumbing,\n"
+)
+
+SignIn = Callable[[User], Client]
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(settings, tmp_path: Path) -> Path:
+    settings.DATA_DIR = tmp_path
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _work_in_the_request(monkeypatch) -> None:
+    # The test's transaction is invisible to another thread's connection.
+    monkeypatch.setattr(uploads, "in_background", lambda work, name: work())
+
+
+def upload(client: Client, content: bytes = CONTACTS, name: str = "contacts.csv"):
+    return client.post(IMPORTS, {"file": SimpleUploadedFile(name, content)})
+
+
+def checked(client: Client) -> str:
+    """Upload the contacts and return the check page's address."""
+    response = upload(client)
+    assert response.status_code == 302
+    return response["Location"]
+
+
+def imported(client: Client) -> ImportRun:
+    check_url = checked(client)
+    response = client.post(check_url + "start/")
+    assert response.status_code == 302
+    return ImportRun.objects.get()
+
+
+def run_url(run: ImportRun, action: str = "") -> str:
+    return reverse("web:import_run", args=[run.public_id]) + action
+
+
+def test_owners_and_managers_find_imports_in_the_menu(
+    signed_in: SignIn, manager: User
+) -> None:
+    page = signed_in(manager).get(reverse("web:today")).content.decode()
+
+    assert f'href="{IMPORTS}"' in page
+
+
+def test_staff_neither_see_nor_open_imports(signed_in: SignIn, staff: User) -> None:
+    client = signed_in(staff)
+
+    assert f'href="{IMPORTS}"' not in client.get(reverse("web:today")).content.decode()
+    assert client.get(IMPORTS).status_code == 403
+    assert upload(client).status_code == 403
+
+
+def test_upload_is_checked_first_and_changes_nothing(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+
+    page = client.get(checked(client)).content.decode()
+
+    assert "2 of 3</strong> records can be imported" in page
+    assert "2 people, 1 organisation" in page
+    assert "line 3" in page
+    assert "no name, email, phone or company to import" in page
+    assert not Party.objects.exists()
+    assert not ImportRun.objects.exists()
+
+
+def test_importing_runs_it_for_real_and_keeps_the_file_with_the_run(
+    signed_in: SignIn, owner: User, tmp_path: Path
+) -> None:
+    run = imported(signed_in(owner))
+
+    assert run.status == RunStatus.DONE
+    assert run.started_by == owner
+    assert run.created["person"] == 2
+    assert set(Party.objects.values_list("display_name", flat=True)) == {
+        "Jane Example",
+        "Raj Sample",
+        "Example Plumbing",
+    }
+    kept = tmp_path / "imports" / "runs" / str(run.public_id) / "contacts.csv"
+    assert kept.read_bytes() == CONTACTS
+    assert not any((tmp_path / "imports" / "uploads").iterdir())
+
+
+def test_run_page_shows_the_outcome_and_the_problems(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    run = imported(client)
+
+    page = client.get(run_url(run)).content.decode()
+
+    assert "Imported" in page
+    assert "2 of 3 used, 1 skipped" in page
+    assert "no name, email, phone or company to import" in page
+    assert "Undo import #" in page
+
+
+def test_a_file_of_another_kind_is_refused_with_what_to_choose(
+    signed_in: SignIn, owner: User, tmp_path: Path
+) -> None:
+    response = upload(signed_in(owner), b"%PDF-1.4", name="scan.pdf")
+
+    assert response.status_code == 400
+    assert "scan.pdf is not a kind of file Threadline imports" in (
+        response.content.decode()
+    )
+    assert not (tmp_path / "imports" / "uploads").exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_with_the_limit(
+    signed_in: SignIn, owner: User, monkeypatch
+) -> None:
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 100)
+
+    response = upload(signed_in(owner))
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert f"contacts.csv is {len(CONTACTS)}\xa0bytes; files up to 100\xa0bytes" in page
+    assert "threadline import FILE" in page
+
+
+def test_an_empty_file_is_refused(signed_in: SignIn, owner: User) -> None:
+    response = upload(signed_in(owner), b"")
+
+    assert response.status_code == 400
+    assert "is empty" in response.content.decode() or "Choose a file" in (
+        response.content.decode()
+    )
+
+
+def test_a_file_the_dry_run_refuses_leaves_nothing_behind(
+    signed_in: SignIn, owner: User, tmp_path: Path
+) -> None:
+    response = upload(signed_in(owner), b"a,b\n1,2\n", name="numbers.csv")
+
+    assert response.status_code == 400
+    assert "names a person or a company" in response.content.decode()
+    assert not any((tmp_path / "imports" / "uploads").iterdir())
+
+
+def test_an_upload_is_only_for_the_person_who_made_it(
+    signed_in: SignIn, owner: User, manager: User
+) -> None:
+    check_url = checked(signed_in(owner))
+
+    client = signed_in(manager)
+
+    assert client.get(check_url).status_code == 404
+    assert client.post(check_url + "start/").status_code == 404
+    assert not ImportRun.objects.exists()
+
+
+def test_discarding_an_upload_removes_its_file(
+    signed_in: SignIn, owner: User, tmp_path: Path
+) -> None:
+    client = signed_in(owner)
+    check_url = checked(client)
+
+    response = client.post(check_url + "discard/")
+
+    assert response.status_code == 302
+    assert not any((tmp_path / "imports" / "uploads").iterdir())
+    assert client.get(check_url).status_code == 404
+
+
+def test_progress_is_polled_while_the_run_works(signed_in: SignIn, owner: User) -> None:
+    run = start_run("big.csv", "csv", user=owner)
+    ImportRun.objects.filter(pk=run.pk).update(rows=250, rows_total=1000)
+
+    response = signed_in(owner).get(run_url(run), **HTMX)
+
+    fragment = response.content.decode()
+    assert 'hx-trigger="every 2s"' in fragment
+    assert 'aria-valuenow="25"' in fragment
+    assert "250 of 1000 records" in fragment
+
+
+def test_the_page_reloads_once_the_run_is_over(signed_in: SignIn, owner: User) -> None:
+    client = signed_in(owner)
+    run = imported(client)
+
+    response = client.get(run_url(run), **HTMX)
+
+    assert response["HX-Refresh"] == "true"
+
+
+def test_a_run_whose_process_died_shows_as_interrupted_and_runs_again(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    run = imported(client)
+    stale = timezone.now() - STALE_AFTER - dt.timedelta(minutes=1)
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, updated_at=stale
+    )
+    parties = Party.objects.count()
+
+    page = client.get(run_url(run)).content.decode()
+    response = client.post(run_url(run, "again/"))
+
+    assert "This import stopped part-way" in page
+    assert "Run again" in page
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.status == RunStatus.DONE
+    assert Party.objects.count() == parties
+
+
+def test_a_finished_run_cannot_be_run_again(signed_in: SignIn, owner: User) -> None:
+    client = signed_in(owner)
+    run = imported(client)
+
+    page = client.post(run_url(run, "again/"), follow=True).content.decode()
+
+    assert "only a stopped run can be run again" in page
+
+
+def test_undo_from_the_page_and_twice_is_refused(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    run = imported(client)
+
+    first = client.post(run_url(run, "undo/"), follow=True).content.decode()
+    second = client.post(run_url(run, "undo/"), follow=True).content.decode()
+
+    assert "Undone" in first
+    assert "Archived 2 people, 1 organisation; removed 1 note" in first
+    assert f"Import #{run.pk} was already undone on" in second
+    assert not Party.objects.visible_to(owner).exists()
+
+
+def test_staff_cannot_undo(signed_in: SignIn, owner: User, staff: User) -> None:
+    run = imported(signed_in(owner))
+
+    response = signed_in(staff).post(run_url(run, "undo/"))
+
+    assert response.status_code == 403
+    run.refresh_from_db()
+    assert run.status == RunStatus.DONE
+
+
+def test_all_problems_download_as_csv_safe_for_spreadsheets(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    run = imported(client)
+    run.problems.append(
+        {"file": "", "line": 9, "message": "=HYPERLINK(1)", "skipped": True}
+    )
+    run.save()
+
+    response = client.get(run_url(run, "problems.csv"))
+
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert response["Content-Type"].startswith("text/csv")
+    assert rows[0] == ["file", "line", "outcome", "problem"]
+    assert rows[1][:3] == ["contacts.csv", "3", "row skipped"]
+    assert rows[2][3] == "'=HYPERLINK(1)"
+
+
+def test_history_lists_every_run_with_who_and_what(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    run = imported(client)
+
+    page = client.get(IMPORTS).content.decode()
+
+    assert run_url(run) in page
+    assert "Olivia Owner" in page
+    assert "Created 2 people, 1 organisation" in page
+    assert "1 problem, 1 record skipped" in page
+    assert "Imported" in page

@@ -1,0 +1,170 @@
+"""Imports: upload a file, check it with a dry run, import it, undo it.
+
+Only owners and managers see this page: problem lists quote rows of any
+customer, restricted ones included. Views call the transfer services only.
+"""
+
+import logging
+import uuid
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRefresh
+
+from threadline.errors import Conflict, InvalidInput, NotFound
+from threadline.timeline.actors import Actor
+from threadline.transfer.history import (
+    PROBLEMS_SHOWN,
+    problems_csv,
+    recent_runs,
+    view,
+)
+from threadline.transfer.models import ImportRun
+from threadline.transfer.reading import FileChanged
+from threadline.transfer.undo import kept_parties
+from threadline.transfer.uploads import (
+    discard_upload,
+    load_upload,
+    run_again,
+    save_upload,
+    start_import,
+    start_undo,
+)
+from threadline.web.errors import staff_view
+from threadline.web.http import StaffRequest
+from threadline.web.imports_forms import UploadForm
+
+logger = logging.getLogger(__name__)
+
+RUNS_PER_PAGE = 25
+
+
+@staff_view
+def imports(request: StaffRequest) -> HttpResponse:
+    """The upload form and the history of every import."""
+    Actor.for_user(request.user).require_manage()
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            upload = save_upload(
+                form.cleaned_data["file"],
+                request.user,
+                source=form.cleaned_data["source"],
+            )
+        except (InvalidInput, FileChanged) as error:
+            form.add_error("file", f"{error.message} Nothing was imported.")
+        else:
+            return redirect("web:import_check", upload_id=upload.id)
+
+    page = Paginator(recent_runs(), RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "runs": [view(run) for run in page]}
+    status = 400 if form.errors else 200
+    return render(request, "web/imports/index.html", context, status=status)
+
+
+@staff_view
+def import_check(request: StaffRequest, upload_id: str) -> HttpResponse:
+    """What the upload would create and which records cannot be used."""
+    Actor.for_user(request.user).require_manage()
+    upload = load_upload(upload_id, request.user)
+    check = upload.check
+    context = {
+        "upload": upload,
+        "check": check,
+        "problems": check["problems"][:PROBLEMS_SHOWN],
+        "more_problems": max(0, len(check["problems"]) - PROBLEMS_SHOWN),
+    }
+    return render(request, "web/imports/check.html", context)
+
+
+@staff_view
+@require_POST
+def import_start(request: StaffRequest, upload_id: str) -> HttpResponse:
+    Actor.for_user(request.user).require_manage()
+    upload = load_upload(upload_id, request.user)
+    run = start_import(upload, request.user)
+    return redirect("web:import_run", public_id=run.public_id)
+
+
+@staff_view
+@require_POST
+def import_discard(request: StaffRequest, upload_id: str) -> HttpResponse:
+    Actor.for_user(request.user).require_manage()
+    upload = load_upload(upload_id, request.user)
+    discard_upload(upload)
+    messages.success(request, f"Discarded {upload.path.name}; nothing was imported.")
+    return redirect("web:imports")
+
+
+@staff_view
+def import_run(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
+    """One run: its progress while it works, then its outcome and problems.
+
+    Under htmx only the status block is sent while it polls; once the work
+    is over, the whole page reloads.
+    """
+    Actor.for_user(request.user).require_manage()
+    shown = view(_run(public_id))
+    context = {"shown": shown, "run": shown.run}
+    if request.htmx and shown.working:
+        return render(request, "web/imports/partials/run_status.html", context)
+    if request.htmx:
+        # Finished: reload the whole page, which now lists the problems.
+        return HttpResponseClientRefresh()
+    context["kept"] = kept_parties(shown.run) if shown.state == "undone" else []
+    return render(request, "web/imports/run.html", context)
+
+
+@staff_view
+def import_problems(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Every problem of a run, as a CSV file to open in a spreadsheet."""
+    Actor.for_user(request.user).require_manage()
+    run = _run(public_id)
+    response = HttpResponse(problems_csv(run), content_type="text/csv; charset=utf-8")
+    name = f"import-{run.pk}-problems.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@staff_view
+@require_POST
+def import_undo(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
+    Actor.for_user(request.user).require_manage()
+    run = _run(public_id)
+    try:
+        start_undo(run, request.user)
+    except Conflict as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Undoing import #{run.pk}.")
+    return redirect("web:import_run", public_id=run.public_id)
+
+
+@staff_view
+@require_POST
+def import_again(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
+    Actor.for_user(request.user).require_manage()
+    run = _run(public_id)
+    try:
+        run_again(run, request.user)
+    except (Conflict, InvalidInput) as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, f"Running import #{run.pk} again; rows already in are skipped."
+        )
+    return redirect("web:import_run", public_id=run.public_id)
+
+
+def _run(public_id: uuid.UUID) -> ImportRun:
+    run = (
+        ImportRun.objects.select_related("started_by", "undone_by")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if run is None:
+        raise NotFound("No such import.")
+    return run
