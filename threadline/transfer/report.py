@@ -23,6 +23,9 @@ NOUNS = {
     "email thread": ("email conversation", "email conversations"),
     "held email": ("email held for triage", "emails held for triage"),
     "unknown sender": ("unknown sender", "unknown senders"),
+    "household": ("household", "households"),
+    "event": ("timeline event", "timeline events"),
+    "record": ("other stored row", "other stored rows"),
 }
 
 

@@ -1,0 +1,348 @@
+"""The whole-database archive: export, restore into an empty install, and
+refusals that change nothing."""
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.utils import timezone
+
+from threadline.accounts.models import Role, User
+from threadline.accounts.services import create_team, set_team_members
+from threadline.errors import InvalidInput
+from threadline.followups.services import create_follow_up
+from threadline.parties.models import (
+    FactCategory,
+    Party,
+    PartyKind,
+    RelationshipKind,
+)
+from threadline.parties.services import (
+    add_relationship,
+    create_party,
+    pin_fact,
+    restrict_party,
+    set_tags,
+)
+from threadline.search.models import SearchTerm
+from threadline.search.services import find_one_party
+from threadline.threads.services import open_thread
+from threadline.timeline.actors import Actor
+from threadline.timeline.kinds import Kind
+from threadline.timeline.models import Event
+from threadline.timeline.services import correct_event, record_event, redact_event
+from threadline.transfer import archive
+from threadline.transfer.importer import import_path
+from threadline.transfer.models import ImportRun, RunStatus
+
+PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+
+
+def build_record(owner: User, staff: User) -> dict[str, Any]:
+    """A small record touching every table an archive holds."""
+    actor = Actor.for_user(owner)
+    olivia = Actor.for_user(owner)
+    jane = create_party(
+        actor,
+        given_name="Jane",
+        family_name="Émile-Example",
+        emails=["jane@example.com"],
+        phones=["+1 415 555 0134"],
+        addresses=["1 High Street, Springfield"],
+        tags=["vip", "boiler"],
+        stage="customer",
+        owner=staff,
+        birthday=dt.date(1980, 5, 17),
+    )
+    Party.objects.filter(pk=jane.pk).update(photo=PHOTO, photo_type="image/png")
+    acme = create_party(
+        actor, kind=PartyKind.ORGANISATION, display_name_text="Acme Heating Ltd"
+    )
+    home = create_party(
+        actor, kind=PartyKind.HOUSEHOLD, display_name_text="The Example household"
+    )
+    secret = create_party(actor, display_name_text="Quiet Client")
+    add_relationship(jane, acme, actor, RelationshipKind.WORKS_AT, role="Buyer")
+    add_relationship(jane, home, actor, RelationshipKind.HOUSEHOLD)
+    pin_fact(jane, actor, "Dog in the garden: ring first", FactCategory.PREFERENCE)
+    set_tags(acme, actor, ["commercial"])
+
+    thread = open_thread(jane, actor, "quote", "New boiler", next_step="Send quote")
+    call, _ = record_event(
+        jane,
+        Kind.CALL,
+        "Asked about a new boiler",
+        actor=actor,
+        payload={"direction": "inbound", "duration_minutes": 5},
+        body="Wants a combi.\nPrefers mornings.",
+        thread=thread,
+    )
+    correct_event(call, actor=actor, summary="Asked about a new combi boiler")
+    note, _ = record_event(jane, Kind.NOTE, "Typo note", actor=actor)
+    redact_event(note, actor=actor, reason="Wrong customer")
+    record_event(
+        jane,
+        Kind.QUOTE,
+        "Quote sent",
+        actor=actor,
+        payload={"amount": "4500.10", "currency": "EUR", "status": "sent"},
+        thread=thread,
+        source="test",
+        external_id="Q-1",
+    )
+    create_follow_up(
+        jane, actor, "Call back about the quote", timezone.now(), staff, thread=thread
+    )
+
+    team = create_team("Office", olivia)
+    set_team_members(team, [staff], olivia)
+    restrict_party(secret, olivia, restricted=True, users=[staff], teams=[team])
+    ImportRun.objects.create(
+        file="contacts.csv",
+        format="csv",
+        mapping="automatic",
+        actor_label="import #1 of contacts.csv",
+        started_at=timezone.now(),
+        created={"person": 1},
+    )
+    return {"jane": jane, "acme": acme, "secret": secret}
+
+
+@pytest.fixture
+def record(owner: User, staff: User) -> dict[str, Any]:
+    return build_record(owner, staff)
+
+
+def empty_database() -> None:
+    """Flush every table, as a fresh install is empty.
+
+    Pending foreign-key checks fire first: PostgreSQL refuses to truncate a
+    table with checks still pending in the test's transaction.
+    """
+    connection.check_constraints()
+    call_command("flush", interactive=False, verbosity=0)
+
+
+def read_lines(folder: Path, name: str) -> list[str]:
+    return (folder / name).read_text(encoding="utf-8").splitlines()
+
+
+def test_round_trip_restores_an_identical_database(
+    record: dict[str, Any], tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    archive.export_archive(first)
+    empty_database()
+    assert not Party.objects.exists()
+
+    report = import_path(first)
+    connection.check_constraints()
+    archive.export_archive(second)
+
+    before = json.loads((first / "manifest.json").read_text())
+    after = json.loads((second / "manifest.json").read_text())
+    runs = "transfer.importrun.jsonl"
+    for entry in before["files"]:
+        if entry["file"] != runs:
+            assert (first / entry["file"]).read_bytes() == (
+                second / entry["file"]
+            ).read_bytes(), entry["file"]
+    # The restore is itself recorded as an import run, after the archive's.
+    restored_runs = read_lines(second, runs)
+    assert restored_runs[:-1] == read_lines(first, runs)
+    assert len(restored_runs) == 2
+    assert json.loads(restored_runs[-1])["fields"]["format"] == "archive"
+    for manifest in (before, after):
+        del manifest["created_at"]
+        manifest["files"] = [e for e in manifest["files"] if e["file"] != runs]
+    assert before == after
+    assert report.run is not None and report.run.status == RunStatus.DONE
+    assert report.created["event"] == Event.objects.count()
+
+
+def test_restore_keeps_ids_times_and_bytes_and_rebuilds_search(
+    record: dict[str, Any], owner: User, tmp_path: Path
+) -> None:
+    jane = Party.objects.get(pk=record["jane"].pk)
+    events = list(Event.objects.order_by("pk").values_list("pk", "recorded_at"))
+    archive.export_archive(tmp_path / "a")
+    empty_database()
+
+    import_path(tmp_path / "a")
+
+    restored = Party.objects.get(public_id=jane.public_id)
+    assert restored.pk == jane.pk
+    assert restored.updated_at == jane.updated_at
+    assert restored.created_at == jane.created_at
+    assert bytes(restored.photo) == PHOTO
+    assert list(Event.objects.order_by("pk").values_list("pk", "recorded_at")) == (
+        events
+    )
+    assert SearchTerm.objects.filter(party=restored).exists()
+    assert find_one_party("jane@example.com") == restored
+    # Sequences point past the restored ids, so new rows take new ids.
+    newcomer = create_party(Actor.system("test"), display_name_text="New Person")
+    assert newcomer.pk > max(
+        Party.objects.exclude(pk=newcomer.pk).values_list("pk", flat=True)
+    )
+    secret = Party.objects.get(pk=record["secret"].pk)
+    assert secret.restricted
+    assert secret.allowed_users.count() == 2 and secret.allowed_teams.count() == 1
+    olivia = User.objects.get(email=owner.email)
+    assert olivia.role == Role.OWNER and olivia.password == owner.password
+
+
+def test_manifest_counts_every_file_and_names_what_is_rebuilt(
+    record: dict[str, Any], tmp_path: Path
+) -> None:
+    manifest = archive.export_archive(tmp_path / "a")
+
+    listed = {entry["file"]: entry["rows"] for entry in manifest["files"]}
+    on_disk = {p.name for p in (tmp_path / "a").iterdir()} - {"manifest.json"}
+    assert set(listed) == on_disk
+    for name, rows in listed.items():
+        assert len(read_lines(tmp_path / "a", name)) == rows
+    assert listed["parties.party.jsonl"] == Party.objects.count()
+    assert listed["parties.party_tags.jsonl"] == 3
+    assert "search.searchterm.jsonl" not in listed
+    assert "search.searchterm" in manifest["rebuilt_on_restore"]
+    assert manifest["migrations"]["parties"][0] == "0001_initial"
+    order = [entry["model"] for entry in manifest["files"]]
+    assert order.index("accounts.user") < order.index("parties.party")
+    assert order.index("parties.party") < order.index("timeline.event")
+
+
+def test_export_is_raw_with_no_formula_escaping(owner: User, tmp_path: Path) -> None:
+    create_party(Actor.for_user(owner), display_name_text="=SUM(A1:A2)")
+
+    archive.export_archive(tmp_path / "a")
+
+    parties = read_lines(tmp_path / "a", "parties.party.jsonl")
+    assert json.loads(parties[0])["fields"]["display_name"] == "=SUM(A1:A2)"
+
+
+def test_export_refuses_a_folder_that_is_not_empty(owner: User, tmp_path: Path) -> None:
+    target = tmp_path / "backup"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+
+    with pytest.raises(CommandError, match="is not empty"):
+        call_command("export", str(target), format="jsonl")
+
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["backup"]
+
+
+def test_an_interrupted_export_leaves_nothing_that_looks_whole(
+    record: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = []
+    real = archive._write_table
+
+    def fail_on_third(*args: Any) -> Any:
+        if len(written) == 2:
+            raise KeyboardInterrupt
+        written.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(archive, "_write_table", fail_on_third)
+
+    with pytest.raises(KeyboardInterrupt):
+        archive.export_archive(tmp_path / "a")
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_command_writes_into_an_empty_folder(
+    record: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a").mkdir()
+
+    call_command("export", str(tmp_path / "a"), format="jsonl")
+
+    assert "Exported" in capsys.readouterr().out
+    assert (tmp_path / "a" / "manifest.json").is_file()
+
+
+def test_restore_refuses_a_database_that_holds_a_record(
+    record: dict[str, Any], tmp_path: Path
+) -> None:
+    archive.export_archive(tmp_path / "a")
+    parties = Party.objects.count()
+
+    with pytest.raises(InvalidInput, match="already holds .*parties"):
+        import_path(tmp_path / "a")
+
+    assert Party.objects.count() == parties
+    assert ImportRun.objects.latest("pk").status == RunStatus.FAILED
+
+
+def test_a_damaged_line_restores_nothing(
+    record: dict[str, Any], tmp_path: Path
+) -> None:
+    archive.export_archive(tmp_path / "a")
+    empty_database()
+    events = tmp_path / "a" / "timeline.event.jsonl"
+    lines = events.read_text().splitlines()
+    lines[3] = lines[3].replace('"occurred_at": "', '"occurred_at": "not a time')
+    events.write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(InvalidInput, match="timeline.event.jsonl line 4"):
+        import_path(tmp_path / "a")
+
+    assert not Party.objects.exists()
+    assert not User.objects.exists()
+    run = ImportRun.objects.get()
+    assert run.status == RunStatus.FAILED and "line 4" in run.error
+
+
+def test_dry_run_checks_every_line_and_the_counts(
+    record: dict[str, Any], tmp_path: Path
+) -> None:
+    archive.export_archive(tmp_path / "a")
+    tags = tmp_path / "a" / "parties.tag.jsonl"
+    tag_line = read_lines(tmp_path / "a", "parties.tag.jsonl")[0]
+    tags.write_text(tags.read_text() + "{not json\n")
+    facts = tmp_path / "a" / "parties.pinnedfact.jsonl"
+    facts.write_text(tag_line + "\n" + facts.read_text())
+
+    report = import_path(tmp_path / "a", dry_run=True)
+
+    problems = [str(problem) for problem in report.problems]
+    assert any("parties.tag.jsonl line 4: cannot be read" in p for p in problems)
+    assert any("parties.tag.jsonl" in p and "manifest counts 3" in p for p in problems)
+    assert any(
+        "parties.pinnedfact.jsonl line 1: holds a parties.tag row" in p
+        for p in problems
+    )
+    # The database holds the record the archive was made from.
+    assert any("already holds" in p for p in problems)
+    assert ImportRun.objects.count() == 1
+
+
+def test_restore_refuses_an_archive_from_other_migrations(
+    owner: User, tmp_path: Path
+) -> None:
+    archive.export_archive(tmp_path / "a")
+    path = tmp_path / "a" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["migrations"]["parties"].append("0099_from_the_future")
+    path.write_text(json.dumps(manifest))
+
+    with pytest.raises(InvalidInput, match="parties 0099_from_the_future only in"):
+        import_path(tmp_path / "a", dry_run=True)
+
+
+def test_a_folder_without_a_manifest_is_not_read_as_an_archive(
+    tmp_path: Path, db: None
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "manifest.json").write_text('{"format": "something else"}')
+
+    with pytest.raises(InvalidInput, match="does not describe a Threadline archive"):
+        import_path(tmp_path / "a", dry_run=True)
