@@ -1,0 +1,68 @@
+"""threadline imports: the list of runs, and --undo N."""
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from threadline.parties.models import Party
+from threadline.transfer.importer import import_path
+from threadline.transfer.models import ImportRun, RunStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def imports(*args: str) -> str:
+    out = io.StringIO()
+    call_command("imports", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> ImportRun:
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "name,email,notes\n"
+        "Jane Example,jane@example.com,Call after 3pm\n"
+        ",,a note with nobody to put it on\n",
+        encoding="utf-8",
+    )
+    report = import_path(path)
+    assert report.run is not None
+    return report.run
+
+
+def test_lists_recent_runs_with_state_and_counts(run):
+    output = imports()
+
+    assert f"#{run.pk}  " in output
+    assert "contacts.csv (csv)" in output
+    assert "done  1 of 2 rows used, 1 problem; created 1 person" in output
+
+
+def test_says_so_when_there_are_no_imports():
+    assert "No imports yet." in imports()
+
+
+def test_undo_reverses_the_run_and_says_what_it_did(run):
+    output = imports("--undo", str(run.pk))
+
+    assert f"Undid import #{run.pk}: archived 1 person; removed 1 note." in output
+    assert not Party.objects.filter(archived_at__isnull=True).exists()
+    run.refresh_from_db()
+    assert run.status == RunStatus.UNDONE
+    assert "undone: archived 1 person" in imports()
+
+
+def test_undoing_twice_is_refused_with_a_message(run):
+    imports("--undo", str(run.pk))
+
+    with pytest.raises(CommandError, match=r"already undone on .* Nothing was changed"):
+        imports("--undo", str(run.pk))
+
+
+def test_undo_of_an_unknown_run_names_the_list():
+    with pytest.raises(CommandError, match="There is no import #99; `threadline"):
+        imports("--undo", "99")
