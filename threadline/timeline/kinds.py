@@ -11,7 +11,14 @@ from typing import Any, Literal
 from babel.numbers import list_currencies
 from django.db import models
 from django.utils import timezone
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from threadline.errors import InvalidInput
 
@@ -170,11 +177,42 @@ class BookingPayload(Payload):
     ends_at: dt.datetime | None = None
     site: str = Field(default="", max_length=300)
     status: Literal["booked", "cancelled"] = "booked"
+    # An all-day booking holds whole days wherever it is read (iCalendar's
+    # floating dates): its first and last day, both included.
+    all_day: bool = False
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
 
     @field_validator("starts_at", "ends_at")
     @classmethod
     def aware(cls, value: dt.datetime | None) -> dt.datetime | None:
         return _aware(value)
+
+    @field_validator("first_day", "last_day")
+    @classmethod
+    def plausible(cls, value: dt.date | None) -> dt.date | None:
+        return _plausible_day(value)
+
+    @model_validator(mode="after")
+    def days_in_order(self) -> "BookingPayload":
+        if self.first_day and self.last_day and self.last_day < self.first_day:
+            raise ValueError("last_day is before first_day")
+        return self
+
+    def occupied_days(self, zone: dt.tzinfo) -> list[dt.date]:
+        """The days this booking blocks, read in `zone`; its end is exclusive,
+        so a booking from midnight to midnight holds one day."""
+        if self.all_day and self.first_day is not None:
+            last = self.last_day or self.first_day
+            span = max((last - self.first_day).days, 0)
+            return [self.first_day + dt.timedelta(days=n) for n in range(span + 1)]
+        if self.starts_at is None:
+            return []
+        first = self.starts_at.astimezone(zone)
+        end = (self.ends_at or self.starts_at).astimezone(zone)
+        last = end - dt.timedelta(microseconds=1) if end > first else first
+        span = (last.date() - first.date()).days
+        return [first.date() + dt.timedelta(days=n) for n in range(span + 1)]
 
 
 class QuotePayload(Money):

@@ -26,6 +26,10 @@ NOUNS = {
     "household": ("household", "households"),
     "event": ("timeline event", "timeline events"),
     "record": ("other stored row", "other stored rows"),
+    "booking": ("booking", "bookings"),
+    "booking change": ("booking changed", "bookings changed"),
+    "booking cancellation": ("booking cancelled", "bookings cancelled"),
+    "cancelled occurrence": ("cancelled event left out", "cancelled events left out"),
 }
 
 
