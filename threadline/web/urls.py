@@ -1,5 +1,6 @@
 from django.urls import path
 
+import threadline.web.privacy_views as privacy_views
 from threadline.web import imports_views, party_access, settings_views, views
 
 app_name = "web"
@@ -14,6 +15,8 @@ urlpatterns = [
     path(PARTY, views.party_detail, name="party"),
     path(PARTY + "edit/", views.party_edit, name="party_edit"),
     path(PARTY + "access/", party_access.party_access, name="party_access"),
+    path(PARTY + "data-request/", privacy_views.data_request, name="data_request"),
+    path(PARTY + "data-request/export/", privacy_views.data_export, name="data_export"),
     path(PARTY + "log/", views.log_event, name="log_event"),
     path(PARTY + "contact-points/", views.contact_point_add, name="point_add"),
     path(

@@ -1,0 +1,507 @@
+"""Data-protection requests about one person: everything held, or erasure.
+
+Only owners and managers answer these requests. An export gathers the
+person's fields, contact points, relationships, pinned facts, tags, threads,
+follow-ups and every event on their timeline into one readable JSON
+document. An erasure replaces the personal content for good and records,
+without that content, that it happened.
+"""
+
+import base64
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from threadline.errors import InvalidInput
+from threadline.followups.models import FollowUp
+from threadline.parties.models import (
+    Consent,
+    Party,
+    PartyKind,
+    PinnedFact,
+    Relationship,
+    Tag,
+)
+from threadline.parties.names import clean_line, fold
+from threadline.search.models import SearchTerm
+from threadline.threads.models import Thread
+from threadline.timeline.actors import Actor
+from threadline.timeline.kinds import Kind
+from threadline.timeline.models import Event
+from threadline.timeline.services import record_event, require_visible
+
+logger = logging.getLogger(__name__)
+
+EXPORT_VERSION = 1
+# What replaces erased text: fixed, so nothing of the original shows through.
+ERASED = "[erased]"
+UPDATE_ROWS = 500
+REASON_MAX = 500
+ABOUT = {
+    "what": (
+        "Everything this business's Threadline holds about one person, "
+        "exported on their request. Times are in UTC (ISO 8601)."
+    ),
+    "person": "Their own details: names, stage, preferences, consent.",
+    "contact_points": "Email addresses, phone numbers and postal addresses.",
+    "relationships": "Links to other customers: employer, household, referrer.",
+    "pinned_facts": "Notes staff pinned so that no one asks again.",
+    "tags": "Labels staff gave them.",
+    "threads": "Pieces of business: enquiries, quotes, jobs, complaints.",
+    "follow_ups": "Promises to act for them, with due times.",
+    "events": (
+        "Every entry on their timeline, oldest first, including entries a "
+        "later one corrected or removed (marked superseded)."
+    ),
+}
+# Payload fields per kind that hold choices, amounts, dates or ids, which
+# say nothing personal on their own; every other field's text is erased,
+# so a field added to a kind later is erased until it is named here.
+KEPT_PAYLOAD: dict[str, frozenset[str]] = {
+    Kind.CALL: frozenset({"direction", "duration_minutes", "outcome"}),
+    Kind.MESSAGE: frozenset({"direction", "channel"}),
+    Kind.MEETING: frozenset({"starts_at"}),
+    Kind.BOOKING: frozenset({"starts_at", "ends_at", "status"}),
+    Kind.QUOTE: frozenset({"amount", "currency", "reference", "status", "decide_by"}),
+    Kind.INVOICE: frozenset({"amount", "currency", "reference", "due_on"}),
+    Kind.PAYMENT: frozenset({"amount", "currency", "reference"}),
+    Kind.FOLLOW_UP: frozenset({"follow_up", "action", "due_at", "assignee"}),
+    Kind.HANDOVER: frozenset({"from_user", "to_user", "threads", "follow_ups"}),
+    Kind.IMPORT: frozenset({"file", "row"}),
+    Kind.CORRECTION: frozenset({"redacted"}),
+    Kind.MERGE: frozenset({"action", "other", "moved", "merge"}),
+}
+# Changes to these fields hold choices or staff names, kept for the history.
+KEPT_CHANGE_FIELDS = frozenset(
+    {"stage", "owner", "consent", "status", "access", "kind", "assignee", "due_at"}
+)
+# Keys of an item inside a change (a contact point, a fact, a link) that are
+# ids or choices, not content.
+KEPT_ITEM_KEYS = frozenset(
+    {"id", "kind", "category", "from", "to", "service_site", "restricted"}
+)
+
+
+def require_request_rights(party: Party, actor: Actor) -> None:
+    """Raise NotAllowed or NotFound unless the actor may answer a request."""
+    actor.require_manage()
+    require_visible(party, actor)
+
+
+def erasure_of(party: Party) -> Event | None:
+    """The event recording the party's erasure, if it was erased."""
+    return Event.objects.filter(party=party, kind=Kind.ERASURE).first()
+
+
+def erased_name(party: Party) -> str:
+    return f"Erased person {str(party.public_id)[:8]}"
+
+
+def export_person(party: Party, actor: Actor) -> dict[str, Any]:
+    """Return everything held about the party, as one JSON-ready document."""
+    require_request_rights(party, actor)
+    visible = _visible_ids(actor)
+    document = {
+        "about": ABOUT,
+        "format_version": EXPORT_VERSION,
+        "exported_at": timezone.now(),
+        "exported_by": actor.label,
+        "person": _person(party),
+        "contact_points": [_point(point) for point in party.contact_points.all()],
+        "relationships": _relationships(party, visible),
+        "pinned_facts": [_fact(fact) for fact in _facts(party)],
+        "tags": sorted(party.tags.values_list("name", flat=True)),
+        "threads": [_thread(thread) for thread in _threads(party)],
+        "follow_ups": [_follow_up(item) for item in _follow_ups(party)],
+        "events": list(_events(party)),
+    }
+    logger.info("Exported the data of party %s for a request", party.public_id)
+    return document
+
+
+def write_person_export(party: Party, actor: Actor, stream: IO[str]) -> None:
+    """Write the export of the party to a text stream as indented JSON."""
+    document = export_person(party, actor)
+    json.dump(document, stream, indent=2, ensure_ascii=False, cls=DjangoJSONEncoder)
+    stream.write("\n")
+
+
+def _visible_ids(actor: Actor) -> set[int] | None:
+    """Parties the actor may see, or None when the actor sees every one."""
+    if actor.user is None:
+        return None
+    return set(Party.objects.visible_to(actor.user).values_list("pk", flat=True))
+
+
+def _person(party: Party) -> dict[str, Any]:
+    photo = bytes(party.photo) if party.photo else b""
+    return {
+        "id": str(party.public_id),
+        "kind": party.kind,
+        "display_name": party.display_name,
+        "given_name": party.given_name,
+        "family_name": party.family_name,
+        "birthday": party.birthday,
+        "stage": party.stage,
+        "owner": party.owner.display_name if party.owner else None,
+        "preferred_channel": party.preferred_channel,
+        "contact_hours": party.contact_hours,
+        "language": party.language,
+        "time_zone": party.time_zone,
+        "consent": party.consent,
+        "photo_type": party.photo_type,
+        "photo_base64": base64.b64encode(photo).decode("ascii") if photo else None,
+        "source": party.source,
+        "created_at": party.created_at,
+        "updated_at": party.updated_at,
+        "archived_at": party.archived_at,
+    }
+
+
+def _point(point: Any) -> dict[str, Any]:
+    return {
+        "kind": point.kind,
+        "label": point.label,
+        "as_given": point.raw,
+        "value": point.value,
+        "extension": point.extension,
+        "primary": point.is_primary,
+        "service_site": point.is_service_site,
+        "added_at": point.created_at,
+    }
+
+
+def _relationships(party: Party, visible: set[int] | None) -> list[dict[str, Any]]:
+    links = Relationship.objects.filter(
+        Q(from_party=party) | Q(to_party=party)
+    ).select_related("from_party", "to_party")
+    found = []
+    for link in links.order_by("created_at", "id"):
+        outgoing = link.from_party_id == party.pk
+        other = link.to_party if outgoing else link.from_party
+        shown = visible is None or other.pk in visible
+        found.append(
+            {
+                "kind": link.get_kind_display(),
+                "direction": "from them" if outgoing else "to them",
+                "other_party": other.display_name if shown else "(restricted)",
+                "role": link.role,
+                "started_on": link.started_on,
+                "ended_on": link.ended_on,
+            }
+        )
+    return found
+
+
+def _facts(party: Party) -> Iterable[PinnedFact]:
+    return party.pinned_facts.order_by("created_at", "id")
+
+
+def _fact(fact: PinnedFact) -> dict[str, Any]:
+    return {
+        "category": fact.get_category_display(),
+        "text": fact.text,
+        "pinned_at": fact.created_at,
+        "unpinned_at": fact.unpinned_at,
+    }
+
+
+def _threads(party: Party) -> Iterable[Thread]:
+    return Thread.objects.filter(party=party).order_by("opened_at", "id")
+
+
+def _thread(thread: Thread) -> dict[str, Any]:
+    return {
+        "id": str(thread.public_id),
+        "kind": thread.kind,
+        "title": thread.title,
+        "status": thread.status,
+        "next_step": thread.next_step,
+        "opened_at": thread.opened_at,
+        "closed_at": thread.closed_at,
+    }
+
+
+def _follow_ups(party: Party) -> Iterable[FollowUp]:
+    return (
+        FollowUp.objects.filter(party=party)
+        .select_related("assignee", "thread")
+        .order_by("due_at", "id")
+    )
+
+
+def _follow_up(item: FollowUp) -> dict[str, Any]:
+    return {
+        "summary": item.summary,
+        "due_at": item.due_at,
+        "status": item.status,
+        "assignee": item.assignee.display_name,
+        "thread": str(item.thread.public_id) if item.thread else None,
+        "completed_at": item.completed_at,
+    }
+
+
+def _events(party: Party) -> Iterator[dict[str, Any]]:
+    superseded = set(
+        Event.objects.filter(party=party, corrects__isnull=False).values_list(
+            "corrects_id", flat=True
+        )
+    )
+    events = (
+        Event.objects.filter(party=party)
+        .select_related("thread", "corrects")
+        .order_by("occurred_at", "id")
+    )
+    for event in events.iterator(chunk_size=UPDATE_ROWS):
+        yield {
+            "id": str(event.public_id),
+            "kind": event.kind,
+            "occurred_at": event.occurred_at,
+            "time_zone": event.occurred_tz,
+            "recorded_at": event.recorded_at,
+            "summary": event.summary,
+            "body": event.body,
+            "details": event.payload,
+            "direction": event.direction,
+            "thread": str(event.thread.public_id) if event.thread else None,
+            "recorded_by": event.actor_label,
+            "corrects": str(event.corrects.public_id) if event.corrects else None,
+            "superseded": event.pk in superseded,
+        }
+
+
+def erase_person(party: Party, actor: Actor, reason: str) -> dict[str, int]:
+    """Erase a person's personal content for good; return what was erased.
+
+    Events are otherwise append-only: a wrong one is superseded by a newer
+    one and the history keeps both. An erasure cannot work that way, since
+    the history would keep exactly what the person asked to have removed,
+    so this is the one place where event content is overwritten: summaries,
+    bodies and free-text payload fields become a fixed marker, in place.
+    What remains is a shell, so that other customers' links, threads and
+    counts still hold; the erasure itself is recorded as a new ERASURE event
+    holding the reason and the counts, never the content. Identifiers from
+    other systems on events (an email's Message-ID, a row key) are kept, so
+    re-running the same import does not bring erased entries back.
+
+    Raises NotAllowed unless the actor is an owner or a manager, and
+    InvalidInput for an organisation, an empty reason, or a person already
+    erased; nothing changes then.
+    """
+    require_request_rights(party, actor)
+    text = clean_line(reason)
+    if not text or len(text) > REASON_MAX:
+        raise InvalidInput(
+            f"Give the reason for the erasure in 1 to {REASON_MAX} characters "
+            "(e.g. 'Request by email on 3 March'), without personal details.",
+            field="reason",
+        )
+    if party.kind != PartyKind.PERSON:
+        raise InvalidInput(
+            f"Only a person's data is erased on request; this is "
+            f"{party.get_kind_display().lower()}. Erase the people linked to it "
+            "one by one."
+        )
+    done = erasure_of(party)
+    if done is not None:
+        raise InvalidInput(
+            f"This person was erased on {done.occurred_at:%Y-%m-%d}; nothing "
+            "personal is left to erase."
+        )
+
+    with transaction.atomic():
+        Party.objects.select_for_update().filter(pk=party.pk).first()
+        counts = {"mentions_elsewhere": _erase_mentions(party)}
+        counts["events"] = _erase_events(party)
+        counts |= _erase_records(party)
+        _erase_fields(party)
+        record_event(
+            party,
+            Kind.ERASURE,
+            "Personal data erased on request",
+            actor=actor,
+            payload={"reason": text, "erased": counts},
+        )
+    logger.info("Erased the personal data of party %s", party.public_id)
+    return counts
+
+
+def _erase_events(party: Party) -> int:
+    """Overwrite the content of every event on the party's timeline."""
+    changed = []
+    count = 0
+    for event in Event.objects.filter(party=party).iterator(chunk_size=UPDATE_ROWS):
+        event.summary = ERASED
+        event.body = ERASED if event.body else ""
+        event.payload = erased_payload(event.kind, event.payload)
+        changed.append(event)
+        count += 1
+        if len(changed) >= UPDATE_ROWS:
+            Event.objects.bulk_update(changed, ["summary", "body", "payload"])
+            changed = []
+    Event.objects.bulk_update(changed, ["summary", "body", "payload"])
+    return count
+
+
+def erased_payload(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with everything but choices, amounts, dates and ids
+    replaced by the marker; changes keep their field names."""
+    kept = KEPT_PAYLOAD.get(kind, frozenset())
+    result = {}
+    for key, value in payload.items():
+        if key in kept:
+            result[key] = value
+        elif key == "changes" and isinstance(value, list):
+            result[key] = [_erased_change(change) for change in value]
+        else:
+            result[key] = _erased_value(value)
+    return result
+
+
+def _erased_change(change: Any) -> Any:
+    if not isinstance(change, dict) or change.get("field") in KEPT_CHANGE_FIELDS:
+        return change
+    return {
+        **change,
+        "old": _erased_value(change.get("old")),
+        "new": _erased_value(change.get("new")),
+    }
+
+
+def _erased_value(value: Any) -> Any:
+    """Replace text with the marker, keeping the shape, ids and choices of
+    items, so the history still reads as 'a phone was added'."""
+    if isinstance(value, dict):
+        return {
+            key: item if key in KEPT_ITEM_KEYS else _erased_value(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_erased_value(item) for item in value]
+    if isinstance(value, str) and value:
+        return ERASED
+    return value
+
+
+def _erase_mentions(party: Party) -> int:
+    """Put the shell's name in place of the person's on other customers'
+    link and merge entries that name them; the entries themselves stay."""
+    key = str(party.public_id)
+    shell = erased_name(party)
+    linked = Relationship.objects.filter(Q(from_party=party) | Q(to_party=party))
+    others = {
+        other
+        for pair in linked.values_list("from_party_id", "to_party_id")
+        for other in pair
+        if other != party.pk
+    }
+    others |= set(Party.objects.filter(merged_into=party).values_list("pk", flat=True))
+    if party.merged_into_id:
+        others.add(party.merged_into_id)
+
+    changed = []
+    candidates = Event.objects.filter(
+        party_id__in=others, kind__in=[Kind.PROFILE_CHANGE, Kind.MERGE]
+    )
+    for event in candidates.iterator(chunk_size=UPDATE_ROWS):
+        names = _names_of(event.payload, key)
+        if not names:
+            continue
+        event.payload = _renamed(event.payload, key, shell)
+        for name in sorted(names, key=len, reverse=True):
+            event.summary = event.summary.replace(name, shell)
+        changed.append(event)
+    Event.objects.bulk_update(changed, ["summary", "payload"], batch_size=UPDATE_ROWS)
+    return len(changed)
+
+
+def _names_of(payload: dict[str, Any], key: str) -> set[str]:
+    """The names under which the payload mentions the party `key`."""
+    names = set()
+    if payload.get("other") == key and payload.get("other_name"):
+        names.add(payload["other_name"])
+    for change in payload.get("changes", []):
+        for item in (change.get("old"), change.get("new")):
+            if not isinstance(item, dict):
+                continue
+            for side in ("from", "to"):
+                if item.get(side) == key and item.get(f"{side}_name"):
+                    names.add(item[f"{side}_name"])
+    return names
+
+
+def _renamed(payload: dict[str, Any], key: str, shell: str) -> dict[str, Any]:
+    result = dict(payload)
+    if result.get("other") == key:
+        result["other_name"] = shell
+    changes = []
+    for change in result.get("changes", []):
+        change = dict(change)
+        for slot in ("old", "new"):
+            item = change.get(slot)
+            if isinstance(item, dict):
+                item = dict(item)
+                for side in ("from", "to"):
+                    if item.get(side) == key:
+                        item[f"{side}_name"] = shell
+                change[slot] = item
+        changes.append(change)
+    if "changes" in result:
+        result["changes"] = changes
+    return result
+
+
+def _erase_records(party: Party) -> dict[str, int]:
+    """Clear what hangs off the party: contact points, facts, tags, thread
+    titles, follow-up summaries and search keys."""
+    now = timezone.now()
+    counts = {
+        "contact_points": party.contact_points.count(),
+        "pinned_facts": party.pinned_facts.count(),
+        "tags": party.tags.count(),
+        "threads": Thread.objects.filter(party=party).count(),
+        "follow_ups": FollowUp.objects.filter(party=party).count(),
+        "search_terms": SearchTerm.objects.filter(party=party).count(),
+    }
+    party.contact_points.all().delete()
+    party.pinned_facts.filter(unpinned_at__isnull=True).update(unpinned_at=now)
+    party.pinned_facts.update(text=ERASED, updated_at=now)
+    own_tags = list(party.tags.values_list("pk", flat=True))
+    party.tags.clear()
+    # A label no one else carries would still describe them.
+    Tag.objects.filter(pk__in=own_tags, parties__isnull=True).delete()
+    Thread.objects.filter(party=party).update(
+        title=ERASED, next_step="", updated_at=now
+    )
+    FollowUp.objects.filter(party=party).update(summary=ERASED, updated_at=now)
+    SearchTerm.objects.filter(party=party).delete()
+    return counts
+
+
+def _erase_fields(party: Party) -> None:
+    name = erased_name(party)
+    party.display_name = name
+    party.given_name = ""
+    party.family_name = ""
+    party.sort_name = fold(name)
+    party.birthday = None
+    party.photo = None
+    party.photo_type = ""
+    party.contact_hours = ""
+    party.language = ""
+    party.time_zone = ""
+    party.preferred_channel = ""
+    # With no contact points left there is no one to contact; the marker
+    # also keeps an automation from trying.
+    party.consent = Consent.DENIED
+    # A key from another system would let a re-import fill the shell again.
+    party.external_id = ""
+    if party.archived_reason:
+        party.archived_reason = ERASED
+    party.save()
