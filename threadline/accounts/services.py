@@ -284,3 +284,36 @@ def _require_access(successor: User, party_ids: set[int]) -> None:
 
 def _count_by_party(queryset: QuerySet[Thread] | QuerySet[FollowUp]) -> Counter[int]:
     return Counter(queryset.values_list("party_id", flat=True))
+
+
+# The start of a calendar token finds its user; the whole token is then
+# compared in constant time, so response times tell nothing about the rest.
+CALENDAR_TOKEN_SELECTOR = 12
+
+
+def issue_calendar_token(user: User) -> str:
+    """Give the user a new calendar feed secret; the old address stops at once."""
+    user.calendar_token = secrets.token_urlsafe(32)
+    user.save(update_fields=["calendar_token", "updated_at"])
+    logger.info("Issued a calendar feed address for account %s", user.public_id)
+    return user.calendar_token
+
+
+def revoke_calendar_token(user: User) -> None:
+    """Turn the user's calendar feed off."""
+    user.calendar_token = ""
+    user.save(update_fields=["calendar_token", "updated_at"])
+    logger.info("Turned off the calendar feed of account %s", user.public_id)
+
+
+def user_for_calendar_token(token: str) -> User | None:
+    """The active user whose feed address carries `token`, or None."""
+    if len(token) <= CALENDAR_TOKEN_SELECTOR:
+        return None
+    candidates = User.objects.filter(
+        calendar_token__startswith=token[:CALENDAR_TOKEN_SELECTOR]
+    )
+    for user in candidates:
+        if secrets.compare_digest(user.calendar_token, token):
+            return user if user.is_active else None
+    return None

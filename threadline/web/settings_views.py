@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -20,11 +20,14 @@ from threadline.accounts.services import (
     create_team,
     create_user,
     deactivate_with_handover,
+    issue_calendar_token,
+    revoke_calendar_token,
     set_team_members,
 )
 from threadline.errors import InvalidInput, NotFound
 from threadline.parties.models import Party
 from threadline.timeline.actors import Actor
+from threadline.web.calendar_views import feed_address
 from threadline.web.errors import add_service_error, staff_view
 from threadline.web.http import StaffRequest
 from threadline.web.settings_forms import (
@@ -136,6 +139,34 @@ def team_detail(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     context = {"team": team, "form": form, "tab": "teams"}
     status = 400 if form is not None and form.errors else 200
     return render(request, "web/settings/team_detail.html", context, status=status)
+
+
+@staff_view
+def calendar_feed(request: StaffRequest) -> HttpResponse:
+    """Your calendar feed: its address to copy, and making, renewing or
+    turning off its secret."""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action not in {"renew", "off"}:
+            return HttpResponseBadRequest("Choose renew or off.")
+        if action == "off":
+            revoke_calendar_token(request.user)
+            messages.success(request, "Your calendar feed is off.")
+        else:
+            issue_calendar_token(request.user)
+            messages.success(request, "Your calendar feed has a new address.")
+        return redirect("web:settings_calendar")
+
+    token = request.user.calendar_token
+    address = feed_address(request, token) if token else ""
+    context = {"tab": "calendar", "address": address, "webcal": _webcal(address)}
+    return render(request, "web/settings/calendar.html", context)
+
+
+def _webcal(address: str) -> str:
+    """The address with the scheme that opens a subscription in calendar apps."""
+    rest = address.partition("://")[2]
+    return f"webcal://{rest}" if rest else ""
 
 
 def _people() -> QuerySet[User]:

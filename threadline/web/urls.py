@@ -1,5 +1,6 @@
 from django.urls import path
 
+import threadline.web.calendar_views as calendar_views
 import threadline.web.privacy_views as privacy_views
 from threadline.web import imports_views, party_access, settings_views, views
 
@@ -18,6 +19,11 @@ urlpatterns = [
     path(PARTY + "data-request/", privacy_views.data_request, name="data_request"),
     path(PARTY + "data-request/export/", privacy_views.data_export, name="data_export"),
     path(PARTY + "log/", views.log_event, name="log_event"),
+    path(PARTY + "calendar.ics", calendar_views.party_calendar, name="party_calendar"),
+    path(
+        "calendar/<str:token>.ics", calendar_views.calendar_feed, name="calendar_feed"
+    ),
+    path("settings/calendar/", settings_views.calendar_feed, name="settings_calendar"),
     path(PARTY + "contact-points/", views.contact_point_add, name="point_add"),
     path(
         PARTY + "contact-points/<uuid:point_id>/remove/",
