@@ -13,6 +13,7 @@ import hashlib
 import html
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -245,17 +246,28 @@ def _occurred_at(
     """The Date header, else the newest Received stamp, else the mailbox's
     date, else now (with a warning): the first of them that is plausible."""
     date_text = _header(message, "Date", warnings)
-    candidates = [_parsed_date(date_text)]
-    for received in _received(message):
-        candidates.append(_parsed_date(received.rpartition(";")[2]))
-    candidates.append(received_at)
-    for candidate in candidates:
-        if candidate is not None and _plausible(candidate):
-            if candidate is not candidates[0]:
-                warnings.append(f"no usable Date header ({date_text[:60]!r})")
+    stated = _parsed_date(date_text)
+    if stated is not None and _plausible(stated):
+        return stated
+
+    warnings.append(f"no usable Date header ({date_text[:60]!r})")
+    for candidate in _fallback_dates(message, received_at):
+        if _plausible(candidate):
             return candidate
     warnings.append("no usable date; recorded at the time of import")
     return timezone.now()
+
+
+def _fallback_dates(
+    message: EmailMessage, received_at: dt.datetime | None
+) -> Iterator[dt.datetime]:
+    # Read lazily: a long Received chain costs more to parse than the rest.
+    for received in _received(message):
+        stamp = _parsed_date(received.rpartition(";")[2])
+        if stamp is not None:
+            yield stamp
+    if received_at is not None:
+        yield received_at
 
 
 def _received(message: EmailMessage) -> list[str]:

@@ -13,7 +13,7 @@ import re
 ATTRIBUTION = re.compile(
     r"^\s*(on|am|le|el|il|op|em|den|pe)\b.{0,300}"
     r"(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|skrev|a scris)"
-    r"\s*:\s*$",
+    r"\b[^:\n]{0,120}:\s*$",
     re.IGNORECASE | re.DOTALL,
 )
 SEPARATOR = re.compile(

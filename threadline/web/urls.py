@@ -2,11 +2,13 @@ from django.urls import path
 
 import threadline.web.calendar_views as calendar_views
 import threadline.web.privacy_views as privacy_views
+from threadline.mail import views as mail_views
 from threadline.web import imports_views, party_access, settings_views, views
 
 app_name = "web"
 
 PARTY = "customers/<uuid:public_id>/"
+SENDER = "mail/senders/<uuid:public_id>/"
 
 urlpatterns = [
     path("", views.today, name="today"),
@@ -106,6 +108,16 @@ urlpatterns = [
         settings_views.user_deactivate,
         name="settings_user_deactivate",
     ),
+    path("settings/mailboxes/", mail_views.mailboxes, name="settings_mailboxes"),
+    path("mail/senders/", mail_views.senders, name="mail_senders"),
+    path(SENDER, mail_views.sender_detail, name="mail_sender"),
+    path(SENDER + "new/", mail_views.sender_add_new, name="mail_sender_new"),
+    path(
+        SENDER + "existing/",
+        mail_views.sender_add_existing,
+        name="mail_sender_existing",
+    ),
+    path(SENDER + "ignore/", mail_views.sender_ignore, name="mail_sender_ignore"),
     path("settings/teams/", settings_views.teams, name="settings_teams"),
     path(
         "settings/teams/<uuid:public_id>/",
