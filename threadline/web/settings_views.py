@@ -169,6 +169,41 @@ def _webcal(address: str) -> str:
     return f"webcal://{rest}" if rest else ""
 
 
+@staff_view
+def calendar_feed(request: StaffRequest) -> HttpResponse:
+    """Your calendar feed: its address to copy, and making, renewing or
+    turning off its secret."""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action not in {"renew", "off"}:
+            return HttpResponseBadRequest("Choose renew or off.")
+        messages.success(request, _change_feed(request.user, action))
+        return redirect("web:settings_calendar")
+
+    token = request.user.calendar_token
+    address = feed_address(request, token) if token else ""
+    context = {"tab": "calendar", "address": address, "webcal": _webcal(address)}
+    return render(request, "web/settings/calendar.html", context)
+
+
+def _change_feed(user: User, action: str) -> str:
+    """Renew or turn off the user's feed; return what to tell them."""
+    if action == "off":
+        revoke_calendar_token(user)
+        return "Your calendar feed is off."
+    renewing = bool(user.calendar_token)
+    issue_calendar_token(user)
+    if renewing:
+        return "Your feed has a new address; the old one no longer works."
+    return "Your feed is ready: copy its address below."
+
+
+def _webcal(address: str) -> str:
+    """The address with the scheme that opens a subscription in calendar apps."""
+    rest = address.partition("://")[2]
+    return f"webcal://{rest}" if rest else ""
+
+
 def _people() -> QuerySet[User]:
     """Every account, active first, with its teams in one more query."""
     return User.objects.prefetch_related(
