@@ -149,34 +149,6 @@ def calendar_feed(request: StaffRequest) -> HttpResponse:
         action = request.POST.get("action")
         if action not in {"renew", "off"}:
             return HttpResponseBadRequest("Choose renew or off.")
-        if action == "off":
-            revoke_calendar_token(request.user)
-            messages.success(request, "Your calendar feed is off.")
-        else:
-            issue_calendar_token(request.user)
-            messages.success(request, "Your calendar feed has a new address.")
-        return redirect("web:settings_calendar")
-
-    token = request.user.calendar_token
-    address = feed_address(request, token) if token else ""
-    context = {"tab": "calendar", "address": address, "webcal": _webcal(address)}
-    return render(request, "web/settings/calendar.html", context)
-
-
-def _webcal(address: str) -> str:
-    """The address with the scheme that opens a subscription in calendar apps."""
-    rest = address.partition("://")[2]
-    return f"webcal://{rest}" if rest else ""
-
-
-@staff_view
-def calendar_feed(request: StaffRequest) -> HttpResponse:
-    """Your calendar feed: its address to copy, and making, renewing or
-    turning off its secret."""
-    if request.method == "POST":
-        action = request.POST.get("action")
-        if action not in {"renew", "off"}:
-            return HttpResponseBadRequest("Choose renew or off.")
         messages.success(request, _change_feed(request.user, action))
         return redirect("web:settings_calendar")
 
