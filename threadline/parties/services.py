@@ -53,6 +53,15 @@ EDITABLE_FIELDS: dict[str, Any] = {
     "birthday": None,
 }
 EARLIEST_BIRTHDAY = dt.date(1900, 1, 1)
+# A contact picture, not a photo album: address books send a few dozen KB.
+PHOTO_MAX_BYTES = 512 * 1024
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+PICTURE_SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
 
 
 def user_ref(user: User | None) -> dict[str, str] | None:
@@ -68,9 +77,9 @@ def create_party(
     display_name_text: str = "",
     given_name: str = "",
     family_name: str = "",
-    emails: Iterable[str] = (),
-    phones: Iterable[str] = (),
-    addresses: Iterable[str] = (),
+    emails: Iterable[str | tuple[str, str]] = (),
+    phones: Iterable[str | tuple[str, str]] = (),
+    addresses: Iterable[str | tuple[str, str]] = (),
     tags: Iterable[str] = (),
     source: str = "",
     external_id: str = "",
@@ -79,7 +88,9 @@ def create_party(
 ) -> Party:
     """Create a party with its contact points and record that it was created.
 
-    With a source and external id, a second call returns the first party.
+    Each email, phone and address is its text, or its text and a label such
+    as "work". With a source and external id, a second call returns the
+    first party.
     """
     actor.require_write()
     if external_id:
@@ -122,8 +133,9 @@ def create_party(
             (ContactKind.PHONE, phones),
             (ContactKind.ADDRESS, addresses),
         ):
-            for raw in raws:
-                point, created = _add_point(party, kind, raw)
+            for entry in raws:
+                raw, label = (entry, "") if isinstance(entry, str) else entry
+                point, created = _add_point(party, kind, raw, label)
                 if not created:
                     continue
                 changes.append({"field": "contact_point", "new": _point_ref(point)})
@@ -463,6 +475,64 @@ def set_tags(party: Party, actor: Actor, names: Iterable[str]) -> None:
             actor=actor,
             payload={"changes": changes},
         )
+
+
+def set_photo(party: Party, actor: Actor, data: bytes, content_type: str) -> None:
+    """Keep `data` as the party's picture, or remove it when `data` is empty.
+
+    Raises InvalidInput for a picture that is not a JPEG, PNG, GIF or WebP
+    file, or is larger than PHOTO_MAX_BYTES. The event records the picture's
+    type and size, never its bytes.
+    """
+    actor.require_write()
+    require_visible(party, actor)
+    kind = content_type.split(";")[0].strip().lower() if data else ""
+    if data and (kind not in PHOTO_TYPES or picture_type(data) != kind):
+        raise InvalidInput(
+            f"A photo must be a JPEG, PNG, GIF or WebP picture; this one is "
+            f"declared {kind!r} and reads as {picture_type(data) or 'unknown'!r}.",
+            field="photo",
+        )
+    if len(data) > PHOTO_MAX_BYTES:
+        raise InvalidInput(
+            f"The photo is {len(data) // 1024:,} KB; make it smaller than "
+            f"{PHOTO_MAX_BYTES // 1024:,} KB and try again.",
+            field="photo",
+        )
+    old = bytes(party.photo or b"")
+    if old == data and party.photo_type == kind:
+        return
+
+    with transaction.atomic():
+        party.photo = data or None
+        party.photo_type = kind
+        party.save(update_fields=["photo", "photo_type", "updated_at"])
+        summary = "Changed the photo" if data else "Removed the photo"
+        record_event(
+            party,
+            Kind.PROFILE_CHANGE,
+            summary if old else "Added a photo",
+            actor=actor,
+            payload={
+                "changes": [
+                    _change_entry(
+                        "photo",
+                        {"bytes": len(old)} if old else None,
+                        {"type": kind, "bytes": len(data)} if data else None,
+                    )
+                ]
+            },
+        )
+
+
+def picture_type(data: bytes) -> str:
+    """Name the picture format of `data` from its first bytes, or ''."""
+    for signature, kind in PICTURE_SIGNATURES:
+        if data.startswith(signature):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return ""
 
 
 def restrict_party(
