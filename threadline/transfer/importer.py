@@ -38,6 +38,7 @@ from threadline.parties.services import (
     add_contact_point,
     add_relationship,
     create_party,
+    set_photo,
     set_tags,
     update_party,
 )
@@ -308,6 +309,8 @@ class ContactWriter:
             assert organisation is not None
             party = organisation
             self._add_missing(party, contact)
+        if contact.photo and not party.photo:
+            set_photo(party, self.actor, contact.photo, contact.photo_type)
         self._note(party, contact)
         self._import_record(party, contact)
         for warning in contact.warnings:
@@ -327,9 +330,6 @@ class ContactWriter:
             self._add_missing(party, contact)
             return party
 
-        # create_party takes plain lists, so labels (home, work, mobile) are
-        # lost on a new party; _add_missing keeps them. Until create_party
-        # accepts labelled contact points.
         points = _distinct(contact)
         stage: dict[str, Any] = {"stage": contact.stage} if contact.stage else {}
         if contact.birthday:
@@ -339,9 +339,11 @@ class ContactWriter:
             display_name_text=contact.person_name or _fallback_name(contact),
             given_name=contact.given_name,
             family_name=contact.family_name,
-            emails=[point.raw for point in points[ContactKind.EMAIL]],
-            phones=[point.raw for point in points[ContactKind.PHONE]],
-            addresses=[point.raw for point in points[ContactKind.ADDRESS]],
+            emails=[(point.raw, point.label) for point in points[ContactKind.EMAIL]],
+            phones=[(point.raw, point.label) for point in points[ContactKind.PHONE]],
+            addresses=[
+                (point.raw, point.label) for point in points[ContactKind.ADDRESS]
+            ],
             tags=contact.tags,
             source=self.source,
             external_id=contact.key,
@@ -369,8 +371,13 @@ class ContactWriter:
                 self.actor,
                 kind=PartyKind.ORGANISATION,
                 display_name_text=contact.company,
-                phones=[point.raw for point in own.get(ContactKind.PHONE, [])],
-                addresses=[point.raw for point in own.get(ContactKind.ADDRESS, [])],
+                phones=[
+                    (point.raw, point.label) for point in own.get(ContactKind.PHONE, [])
+                ],
+                addresses=[
+                    (point.raw, point.label)
+                    for point in own.get(ContactKind.ADDRESS, [])
+                ],
                 tags=contact.tags if not contact.is_person else [],
                 source=self.source,
                 external_id=f"org:{key}",
