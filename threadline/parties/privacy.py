@@ -294,6 +294,10 @@ def erase_person(party: Party, actor: Actor, reason: str) -> dict[str, int]:
     InvalidInput for an organisation, an empty reason, or a person already
     erased; nothing changes then.
     """
+    # Known shortcomings: free text on other customers' timelines that names
+    # the person (a note on their employer), problems stored with import
+    # runs, and mail triage rows are not searched; until each app can name
+    # the rows it holds about a party.
     require_request_rights(party, actor)
     text = clean_line(reason)
     if not text or len(text) > REASON_MAX:
