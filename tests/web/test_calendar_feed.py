@@ -5,7 +5,9 @@ import datetime as dt
 from collections.abc import Callable
 
 import icalendar
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -133,3 +135,22 @@ def test_party_page_offers_its_calendar_and_outsiders_get_none(
     assert summaries(response) == {"Boiler service · Jane Example"}
     Party.objects.filter(pk=jane.pk).update(restricted=True)
     assert signed_in(outsider).get(url).status_code == 404
+
+
+def test_feed_reads_the_same_few_queries_however_much_is_booked(
+    client: Client, staff: User, jane: Party
+) -> None:
+    token = issue_calendar_token(staff)
+    book(jane, "First visit", days=1)
+    with CaptureQueriesContext(connection) as few:
+        client.get(feed_url(token))
+    for day in range(2, 12):
+        book(jane, f"Visit {day}", days=day)
+    due = timezone.now() + dt.timedelta(days=1)
+    create_follow_up(jane, Actor.for_user(staff), "Send the quote", due, staff)
+
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(feed_url(token))
+
+    assert len(summaries(response)) == 12
+    assert len(many) == len(few) <= 4

@@ -57,7 +57,7 @@ def import_calendar(options: "ImportOptions") -> ImportReport:
     report = ImportReport(
         file=calendar.name,
         mapping="iCalendar",
-        description=f"{len(calendar.events):,} events",
+        description=_events_text(len(calendar.events)),
         dry_run=options.dry_run,
     )
     for note in calendar.notes:
@@ -289,9 +289,13 @@ def _no_customer(invitees: list[Attendee], notes: list[str]) -> str:
     elif notes:
         reason = "; ".join(notes)
     else:
-        reason = "it has no attendees besides its organizer"
+        reason = "it lists no attendees, and its organizer is not a customer"
     return (
         f"no customer to book it for ({reason}); a booking needs a customer's "
         "timeline, so add the customer as an attendee in the calendar, or log "
         "the booking on the customer's page"
     )
+
+
+def _events_text(count: int) -> str:
+    return f"{count:,} event" if count == 1 else f"{count:,} events"
