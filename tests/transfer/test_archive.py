@@ -282,13 +282,15 @@ def test_restore_refuses_a_database_that_holds_a_record(
     assert ImportRun.objects.latest("pk").status == RunStatus.FAILED
 
 
-def test_a_damaged_line_restores_nothing(
+def test_a_damaged_line_restores_nothing_and_a_repaired_archive_then_restores(
     record: dict[str, Any], tmp_path: Path
 ) -> None:
     archive.export_archive(tmp_path / "a")
+    archived_runs = read_lines(tmp_path / "a", "transfer.importrun.jsonl")
     empty_database()
     events = tmp_path / "a" / "timeline.event.jsonl"
-    lines = events.read_text().splitlines()
+    intact = events.read_text()
+    lines = intact.splitlines()
     lines[3] = lines[3].replace('"occurred_at": "', '"occurred_at": "not a time')
     events.write_text("\n".join(lines) + "\n")
 
@@ -297,8 +299,16 @@ def test_a_damaged_line_restores_nothing(
 
     assert not Party.objects.exists()
     assert not User.objects.exists()
-    run = ImportRun.objects.get()
-    assert run.status == RunStatus.FAILED and "line 4" in run.error
+    failed = ImportRun.objects.get()
+    assert failed.status == RunStatus.FAILED and "line 4" in failed.error
+
+    events.write_text(intact)
+    import_path(tmp_path / "a")
+
+    restored = ImportRun.objects.order_by("pk")
+    assert [run.file for run in restored] == ["contacts.csv", "a", "a"]
+    assert restored[0].pk == json.loads(archived_runs[0])["pk"]
+    assert [run.status for run in restored[1:]] == [RunStatus.FAILED, RunStatus.DONE]
 
 
 def test_dry_run_checks_every_line_and_the_counts(

@@ -56,6 +56,8 @@ SUFFIX = ".jsonl"
 CHUNK_ROWS = 2000
 # Rows held in memory before they are inserted on restore.
 INSERT_ROWS = 2000
+# How an import run of a restore names its format (see importer.IMPORTERS).
+RESTORE_FORMAT = "archive"
 # Tables computed from other tables: rebuilt on restore, never exported.
 DERIVED = {
     "search.searchterm": "search keys, rebuilt from parties and contact points",
@@ -403,12 +405,13 @@ def _require_same_migrations(manifest: dict[str, Any]) -> None:
 
 def _record_problems() -> list[str]:
     """Say what in the database keeps a restore out, one line per table."""
-    run = active_run()
     problems = []
     for model in archived_models():
         rows = model._base_manager.all()
-        if model is ImportRun and run is not None:
-            rows = rows.exclude(pk=run.pk)
+        if model is ImportRun:
+            # Restores that ran before and stopped (at other migrations, on
+            # a damaged file) wrote nothing but their run: they may stay.
+            rows = rows.exclude(format=RESTORE_FORMAT)
         count = rows.count()
         if count:
             noun = model._meta.verbose_name if count == 1 else None
@@ -434,24 +437,28 @@ def _require_empty_database() -> None:
 def _room_for(
     run: ImportRun | None, folder: Path, manifest: dict[str, Any]
 ) -> Iterator[None]:
-    """Move the restore's own run past the archive's runs, so ids stay free.
+    """Move the runs of restores past the archive's runs, so ids stay free.
 
-    The run was stored before the restore began and may hold an id that an
-    archived run needs. If the restore fails, the move is rolled back with
-    everything else, and the run's id in memory is put back to match.
+    This restore's run, and those of earlier restores that stopped, were
+    stored before the archive's rows and may hold ids that archived runs
+    need. If the restore fails, the moves are rolled back with everything
+    else, and the run's id in memory is put back to match.
     """
-    if run is None:
-        yield
-        return
     highest = _highest_pk(folder, manifest, ImportRun._meta.label_lower)
-    original = run.pk
-    if run.pk <= highest:
-        ImportRun.objects.filter(pk=run.pk).update(id=highest + 1)
-        run.pk = highest + 1
+    # All of them move, so they stay in the order they ran.
+    existing = list(ImportRun.objects.order_by("pk").values_list("pk", flat=True))
+    free = max([highest, *existing]) + 1
+    moved = {pk: free + offset for offset, pk in enumerate(existing)}
+    for old, new in moved.items():
+        ImportRun.objects.filter(pk=old).update(id=new)
+    original = run.pk if run is not None else None
+    if run is not None and run.pk in moved:
+        run.pk = moved[run.pk]
     try:
         yield
     except BaseException:
-        run.pk = original
+        if run is not None:
+            run.pk = original
         raise
 
 
