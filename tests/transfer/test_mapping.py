@@ -49,6 +49,9 @@ from threadline.transfer.mapping import (
         ("Notes", Target("notes")),
         ("Categories", Target("tags")),
         ("Lifecycle stage", Target("stage")),
+        ("Birthday", Target("birthday")),
+        ("Date of birth", Target("birthday")),
+        ("Geburtsdatum", Target("birthday")),
         ("Telefon geschäftlich", Target("phone", "work")),
         ("Tel. privat", Target("phone", "home")),
         ("Mobiltelefon", Target("phone", "mobile")),
@@ -75,7 +78,7 @@ def test_common_headers_are_recognised(header, target):
     assert recognise(header) == target
 
 
-@pytest.mark.parametrize("header", ["Umsatz", "Birthday", "Web Page 1", ""])
+@pytest.mark.parametrize("header", ["Umsatz", "Anniversary", "Web Page 1", ""])
 def test_other_headers_are_not_guessed(header):
     assert recognise(header) is None
 

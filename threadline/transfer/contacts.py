@@ -5,6 +5,11 @@ import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
+
+from django.conf import settings
+from django.db.models import CharField
+from django.utils import timezone
 
 from threadline.errors import InvalidInput
 from threadline.parties.contact_points import (
@@ -12,9 +17,11 @@ from threadline.parties.contact_points import (
     normalise_phone,
     one_line_address,
 )
-from threadline.parties.models import Stage
-from threadline.parties.names import display_name, fold
-from threadline.transfer.mapping import ADDRESS_PARTS, Target
+from threadline.parties.models import Party, Stage
+from threadline.parties.names import cut_to, display_name, fold
+from threadline.parties.services import EARLIEST_BIRTHDAY
+from threadline.transfer.dates import DateProblem, parse_date, region_order
+from threadline.transfer.mapping import ADDRESS_PARTS, DATE_FIELDS, Target
 
 # What exports write into a cell that has no value.
 EMPTY_MARKERS = frozenset({"null", "none", "n/a", "#n/a", "nil", "-"})
@@ -116,6 +123,7 @@ def build_contact(line: int, cells: list[str], plan: list[Target | None]) -> Con
     _read_addresses(contact, values, labels)
     _read_organisation(contact, values)
     _read_extras(contact, values)
+    _read_birthday(contact, cells, plan)
     return contact
 
 
@@ -160,6 +168,36 @@ def _read_names(contact: Contact, values: Values) -> None:
         if last and first and not re.search(r"\d", full):
             given, family, full = first, last, f"{first} {last}"
     contact.given_name, contact.family_name, contact.full_name = given, family, full
+    _cut_long_names(contact)
+
+
+def _cut_long_names(contact: Contact) -> None:
+    """Keep names within what a party holds, and say when one was cut."""
+    limits = {
+        "given_name": _limit("given_name"),
+        "family_name": _limit("family_name"),
+        "full_name": _limit("display_name"),
+    }
+    for name, limit in limits.items():
+        text = getattr(contact, name)
+        if len(text) > limit:
+            setattr(contact, name, cut_to(text, limit))
+            contact.warnings.append(
+                f"the {name.replace('_', ' ')} has {len(text)} characters; only "
+                f"the first {limit} were kept"
+            )
+    whole, limit = contact.person_name, _limit("display_name")
+    if len(whole) > limit:
+        contact.warnings.append(
+            f"the name has {len(whole)} characters; it is shown cut to {limit}"
+        )
+
+
+@cache
+def _limit(name: str) -> int:
+    model_field = Party._meta.get_field(name)
+    assert isinstance(model_field, CharField) and model_field.max_length
+    return model_field.max_length
 
 
 def _read_emails(contact: Contact, values: Values, labels: dict[str, str]) -> None:
@@ -244,6 +282,36 @@ def _read_extras(contact: Contact, values: Values) -> None:
             contact.warnings.append(
                 f"stage {stage!r} is not one Threadline knows, left out"
             )
+
+
+def _read_birthday(
+    contact: Contact, cells: list[str], plan: list[Target | None]
+) -> None:
+    """Read the first birthday the row has, in its column's order of day and
+    month; an unreadable or implausible one is left out with a warning."""
+    for target, cell in zip(plan, cells, strict=False):
+        if target is None or target.field not in DATE_FIELDS or not cell.strip():
+            continue
+        order = target.dates.order if target.dates else _region_order()
+        today = timezone.localdate()
+        try:
+            birthday = parse_date(cell, order, today)
+        except DateProblem as problem:
+            contact.warnings.append(f"birthday {problem}; left out")
+            continue
+        if birthday is None:
+            continue
+        if not EARLIEST_BIRTHDAY <= birthday <= today:
+            contact.warnings.append(
+                f"birthday {birthday:%Y-%m-%d} is not plausible (before "
+                f"{EARLIEST_BIRTHDAY:%Y} or in the future); left out"
+            )
+            continue
+        contact.birthday = contact.birthday or birthday
+
+
+def _region_order() -> str:
+    return region_order(settings.DEFAULT_REGION)[0]
 
 
 def _split_multi(texts: list[str]) -> list[str]:

@@ -49,6 +49,7 @@ from threadline.transfer.contacts import Contact, Point, build_contact
 from threadline.transfer.mapping import (
     Mapping,
     Target,
+    describe_reading,
     detect_mapping,
     load_mapping,
     plan_columns,
@@ -244,7 +245,7 @@ def import_contacts(
     `source` names the system the file came from; it defaults to the file's
     name.
     """
-    plan = plan_columns(table.header, mapping)
+    plan = plan_columns(table.header, mapping, table)
     report = _new_report(table, mapping, plan, dry_run)
     _require_one_delimiter(table, plan)
     _require_identifying_column(table, plan)
@@ -498,7 +499,7 @@ def _new_report(
     return ImportReport(
         file=table.path.name,
         mapping=mapping.name if mapping else "automatic",
-        description=table.description,
+        description=describe_reading(table, plan),
         dry_run=dry_run,
         columns=[
             (column, str(target))

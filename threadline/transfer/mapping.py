@@ -8,17 +8,30 @@ mapping does not name are recognised by their common names, whatever their
 case, spacing or punctuation, in English and German.
 """
 
+import dataclasses
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
 
 from threadline.errors import InvalidInput
 from threadline.parties.names import fold
+from threadline.transfer.dates import (
+    DAY_FIRST,
+    MONTH_FIRST,
+    ColumnDates,
+    DateReading,
+    resolve_order,
+)
+
+if TYPE_CHECKING:
+    from threadline.transfer.reading import Table
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +56,25 @@ FIELDS = frozenset(
         "notes",
         "tags",
         "stage",
+        "birthday",
         "label",
         "ignore",
+        # Columns of a file of interactions: transfer/events.py.
+        "event_id",
+        "contact_ref",
+        "occurred_at",
+        "event_type",
+        "summary",
+        "body",
+        "direction",
+        "amount",
+        "currency",
     }
 )
+# Fields whose values are dates, read with one order of day and month per
+# column.
+DATE_FIELDS = frozenset({"birthday"})
+DATE_ORDERS = (DAY_FIRST, MONTH_FIRST)
 ADDRESS_PARTS = ("street", "city", "region", "postcode", "country")
 
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -191,6 +219,18 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "kategorien",
     ),
     "stage": ("stage", "lifecyclestage", "lifecycle", "customerstage"),
+    "birthday": (
+        "birthday",
+        "birthdate",
+        "dateofbirth",
+        "dob",
+        "born",
+        "geburtstag",
+        "geburtsdatum",
+        "datedenaissance",
+        "fechadenacimiento",
+        "cumpleanos",
+    ),
 }
 ALIASES = {alias: target for target, names in _ALIASES.items() for alias in names}
 # Headers that carry a group in their first word: "Business Phone".
@@ -231,6 +271,8 @@ GROUPED_FIELDS = frozenset({"email", "phone", "address", *ADDRESS_PARTS})
 class Target:
     field: str
     group: str = ""
+    # For a date field of a file: how its dates are read.
+    dates: DateReading | None = dataclasses.field(default=None, compare=False)
 
     @classmethod
     def parse(cls, text: str) -> "Target":
@@ -282,8 +324,14 @@ def recognise(header: str) -> Target | None:
     return _grouped(bare) or _prefixed(key)
 
 
-def plan_columns(header: list[str], mapping: Mapping | None) -> list[Target | None]:
-    """Return the target of each column, None for those not imported."""
+def plan_columns(
+    header: list[str], mapping: Mapping | None, table: "Table | None" = None
+) -> list[Target | None]:
+    """Return the target of each column, None for those not imported.
+
+    With the table, each date column also gets the order its dates are read
+    in, decided from what the whole file shows.
+    """
     named = {
         normalise_header(key): target
         for key, target in (mapping or _NONE).columns.items()
@@ -292,7 +340,47 @@ def plan_columns(header: list[str], mapping: Mapping | None) -> list[Target | No
     for column in header:
         target = named.get(normalise_header(column)) or recognise(column)
         plan.append(None if target is None or target.field == "ignore" else target)
+    if table is not None:
+        plan = _with_date_orders(plan, table, _date_order(mapping))
     return plan
+
+
+def describe_reading(table: "Table", plan: list[Target | None]) -> str:
+    """How the file was read, with how each date column's dates were read."""
+    readings = [target.dates.describe() for target in plan if target and target.dates]
+    return "; ".join([table.description, *readings])
+
+
+def _with_date_orders(
+    plan: list[Target | None], table: "Table", override: str
+) -> list[Target | None]:
+    evidence = dict(zip(table.header, table.dates, strict=False))
+    resolved: list[Target | None] = []
+    for column, target in zip(table.header, plan, strict=True):
+        if target is None or target.field not in DATE_FIELDS:
+            resolved.append(target)
+            continue
+        others = {name: found for name, found in evidence.items() if name != column}
+        reading = resolve_order(
+            column,
+            evidence.get(column, ColumnDates()),
+            others,
+            override=override,
+            region=settings.DEFAULT_REGION,
+        )
+        resolved.append(replace(target, dates=reading))
+    return resolved
+
+
+def _date_order(mapping: Mapping | None) -> str:
+    """The order of day and month a mapping sets with "date_order"."""
+    order = str((mapping or _NONE).options.get("date_order", "")).lower()
+    if order and order not in DATE_ORDERS:
+        raise InvalidInput(
+            f'The mapping\'s date_order is {order!r}; use "dmy" for '
+            'day/month/year or "mdy" for month/day/year.'
+        )
+    return order
 
 
 def load_mapping(spec: str) -> Mapping:

@@ -1,4 +1,5 @@
-"""Reading CSV files as they come: any common encoding and delimiter.
+"""Reading CSV files as they come, in any common encoding and delimiter,
+and Excel workbooks through the same table.
 
 A file is read twice, both times streamed: a first pass proves it decodes and
 parses and counts its rows, so that a broken file is refused before anything
@@ -23,13 +24,22 @@ from typing import BinaryIO, TextIO
 import charset_normalizer
 
 from threadline.errors import InvalidInput, ThreadlineError
+from threadline.transfer import workbook
+from threadline.transfer.dates import ColumnDates
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_BYTES = 64 * 1024
 CHUNK_BYTES = 1024 * 1024
 DELIMITERS = ",;\t"
-DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# A workbook has no delimiter: its cells are apart already.
+DELIMITER_NAMES = {
+    ",": "comma",
+    ";": "semicolon",
+    "\t": "tab",
+    "|": "pipe",
+    "": "cell",
+}
 # Excel writes "sep=;" as the first line to declare the delimiter.
 EXCEL_SEPARATOR = re.compile(r"sep=([,;\t|])\r?(?:\n|$)")
 # Notes pasted from emails can be long; a runaway quote still stops here.
@@ -76,7 +86,7 @@ class Notice:
 
 @dataclass(frozen=True)
 class Table:
-    """A CSV file whose encoding, delimiter, header and size are known."""
+    """A CSV file or a workbook's sheet whose header and size are known."""
 
     path: Path
     encoding: str
@@ -91,15 +101,30 @@ class Table:
     notices: tuple[Notice, ...] = ()
     # The file's size and modification time when it was checked.
     stamp: tuple[int, int] = (0, 0)
+    # For a workbook: the sheet read, and how many sheets the file has.
+    sheet: str = ""
+    sheets: int = 0
+    # What each column's values show about how its dates are written.
+    dates: tuple[ColumnDates, ...] = ()
 
     @property
     def description(self) -> str:
+        if self.sheet:
+            return self._sheet_description()
         name = ENCODING_NAMES.get(self.encoding, self.encoding)
         delimiter = DELIMITER_NAMES[self.delimiter]
         if self.fallback:
             legacy = ENCODING_NAMES.get(self.fallback, self.fallback)
             name = f"{name} with some lines in {legacy}"
         return f"{name}, {delimiter}-separated"
+
+    def _sheet_description(self) -> str:
+        text = f"Excel workbook, sheet {self.sheet!r}"
+        if self.sheets > 1:
+            text += f" (the first with data of {self.sheets} sheets; only it was read)"
+        if self.preamble:
+            text += f", header on row {self.preamble + 1}"
+        return text
 
     @property
     def skipped_rows(self) -> int:
@@ -112,9 +137,20 @@ class Table:
         """
         if _stamp(self.path) != self.stamp:
             raise FileChanged(f"{self.path.name} changed after it was checked.")
+        if self.sheet:
+            yield from self._sheet_rows()
+            return
         try:
             yield from self._parsed_rows()
         except (OSError, csv.Error, UnicodeDecodeError) as error:
+            raise FileChanged(
+                f"{self.path.name} could no longer be read: {error}."
+            ) from error
+
+    def _sheet_rows(self) -> Iterator[tuple[int, list[str]]]:
+        try:
+            yield from workbook.sheet_rows(self.path, self.sheet, self.preamble + 1)
+        except workbook.READ_ERRORS as error:
             raise FileChanged(
                 f"{self.path.name} could no longer be read: {error}."
             ) from error
@@ -131,10 +167,14 @@ class Table:
 def open_table(path: Path, encoding: str | None = None) -> Table:
     """Detect how the file is written and check that all of it can be read.
 
-    Raises InvalidInput for a missing, empty, binary or malformed file.
+    Raises InvalidInput for a missing, empty, binary or malformed file. A
+    workbook is read from its first sheet with data; `encoding` does not
+    apply to it.
     """
     _require_file(path)
     stamp = _stamp(path)
+    if workbook.is_workbook(path):
+        return _open_workbook(path, stamp)
     sample = _sample(path)
     chosen = _checked_encoding(encoding) if encoding else detect_encoding(sample)
     chosen, fallback = _verified(path, chosen, explicit=bool(encoding))
@@ -158,6 +198,24 @@ def open_table(path: Path, encoding: str | None = None) -> Table:
         fallback,
         tuple(scan.notices),
         stamp,
+        dates=tuple(scan.dates),
+    )
+
+
+def _open_workbook(path: Path, stamp: tuple[int, int]) -> Table:
+    scan = workbook.scan_workbook(path)
+    logger.debug("Read %s from its sheet %r", path.name, scan.sheet)
+    return Table(
+        path,
+        encoding="",
+        delimiter="",
+        header=scan.header,
+        row_count=scan.rows,
+        preamble=scan.header_row - 1,
+        stamp=stamp,
+        sheet=scan.sheet,
+        sheets=scan.sheets,
+        dates=tuple(scan.dates),
     )
 
 
@@ -347,6 +405,7 @@ class _Scan:
     header: list[str] = field(default_factory=list)
     rows: int = 0
     notices: list[Notice] = field(default_factory=list)
+    dates: list[ColumnDates] = field(default_factory=list)
 
 
 def _scan(
@@ -357,11 +416,15 @@ def _scan(
         rows = _parse(lines, delimiter, preamble)
         try:
             _, header = next(rows, (0, None))
-            scan.header = [cell.strip().lstrip("\ufeff") for cell in header or []]
+            scan.header = _header(header or [])
+            scan.dates = [ColumnDates() for _ in scan.header]
             for start, cells in rows:
                 scan.rows += 1
                 if cells is None:
                     scan.notices.append(Notice(start, UNTERMINATED, True))
+                    continue
+                for evidence, cell in zip(scan.dates, cells, strict=False):
+                    evidence.observe(cell, start)
         except csv.Error as error:
             raise InvalidInput(
                 f"{path.name} line {lines.number} is not valid CSV: {error}."
@@ -373,6 +436,15 @@ def _scan(
     if not any(scan.header):
         raise InvalidInput(f"{path.name} has no header row naming its columns.")
     return scan
+
+
+def _header(cells: list[str]) -> list[str]:
+    """The header's names, without the empty columns a spreadsheet leaves at
+    its end ("a,b,c,,,")."""
+    names = [cell.strip().lstrip("\ufeff") for cell in cells]
+    while names and not names[-1]:
+        names.pop()
+    return names
 
 
 class _Lines:
