@@ -116,11 +116,14 @@ class BookingWriter:
             raise SkipRow(f"{event.position}: {reasons}")
 
         booking = _EventBooking(self, event)
-        for person in customers:
-            booking.party_for(person)
-        for occurrence in expansion.occurrences:
-            booking.book(occurrence)
-        booking.cancel_vanished(expansion.occurrences, cut=expansion.cut)
+        try:
+            for person in customers:
+                booking.party_for(person)
+            for occurrence in expansion.occurrences:
+                booking.book(occurrence)
+            booking.cancel_vanished(expansion.occurrences, cut=expansion.cut)
+        except InvalidInput as error:
+            raise SkipRow(f"{event.position}: {error.message.rstrip('.')}") from error
 
         self.parties |= booking.parties
         self.report.created += booking.counts
@@ -203,7 +206,7 @@ class _EventBooking:
         attendees) the event no longer has, within the span read this time."""
         last = occurrences[-1].starts_at if cut else None
         for key, known in self.known.items():
-            if key in self.booked or known.payload.get("status") == "cancelled":
+            if key in self.booked:
                 continue
             if last is not None and known.scheduled_for and known.scheduled_for > last:
                 continue
