@@ -292,6 +292,8 @@ class Mapping:
 
     name: str
     title: str = ""
+    # Which product's export it reads, and the documentation relied on.
+    description: str = ""
     columns: dict[str, Target] = field(default_factory=dict)
     detect: tuple[str, ...] = ()
     dataset: str = ""
@@ -468,6 +470,7 @@ def _parse(data: Any, origin: str) -> Mapping:
     return Mapping(
         name=str(data.get("name") or Path(origin).stem),
         title=str(data.get("title", "")),
+        description=str(data.get("description", "")),
         columns=columns,
         detect=tuple(data.get("detect", ())),
         dataset=str(data.get("dataset", "")),
