@@ -3,6 +3,8 @@
 import csv
 import datetime as dt
 import io
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -161,14 +163,49 @@ def test_an_empty_file_is_refused(signed_in: SignIn, owner: User) -> None:
     )
 
 
-def test_a_file_the_dry_run_refuses_leaves_nothing_behind(
-    signed_in: SignIn, owner: User, tmp_path: Path
+def test_a_file_the_check_refuses_says_why_and_cannot_be_imported(
+    signed_in: SignIn, owner: User
 ) -> None:
-    response = upload(signed_in(owner), b"a,b\n1,2\n", name="numbers.csv")
+    client = signed_in(owner)
+    response = upload(client, b"a,b\n1,2\n", name="numbers.csv")
 
-    assert response.status_code == 400
-    assert "names a person or a company" in response.content.decode()
-    assert not any((tmp_path / "imports" / "uploads").iterdir())
+    page = client.get(response["Location"]).content.decode()
+    started = client.post(response["Location"] + "start/", follow=True)
+
+    assert "This file cannot be imported" in page
+    assert "names a person or a company" in page
+    assert "has no checked records to import" in started.content.decode()
+    assert not ImportRun.objects.exists()
+
+
+def test_the_check_shows_its_progress_while_it_reads(
+    signed_in: SignIn, owner: User, monkeypatch
+) -> None:
+    monkeypatch.setattr(uploads, "in_background", lambda work, name: None)
+    client = signed_in(owner)
+    check_url = checked(client)
+
+    page = client.get(check_url).content.decode()
+    fragment = client.get(check_url, **HTMX).content.decode()
+
+    assert "Checking the file…" in page
+    assert 'hx-trigger="every 1s"' in fragment
+    assert "Import 2 records" not in page
+
+
+def test_a_check_whose_process_died_says_to_upload_again(
+    signed_in: SignIn, owner: User, monkeypatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(uploads, "in_background", lambda work, name: None)
+    client = signed_in(owner)
+    check_url = checked(client)
+    long_ago = time.time() - STALE_AFTER.total_seconds() - 60
+    for path in (tmp_path / "imports" / "uploads").glob("*/*"):
+        os.utime(path, (long_ago, long_ago))
+
+    page = client.get(check_url).content.decode()
+
+    assert "The check of this file stopped" in page
 
 
 def test_an_upload_is_only_for_the_person_who_made_it(

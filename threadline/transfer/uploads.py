@@ -1,9 +1,10 @@
 """Imports started from the web app: an upload, its dry run, then the real run.
 
 An upload is saved under the data directory in a folder of its own and
-checked at once by a dry run, whose report is kept beside it. Only when the
-person asks does it import for real, in the background; its file then moves
-to the run's own folder, so a run whose process died can be started again.
+checked at once by a dry run in the background, whose progress and report
+are kept beside it as small JSON files. Only when the person asks does it
+import for real, in the background too; its folder then becomes the run's,
+so a run whose process died can be started again from its file.
 """
 
 import datetime as dt
@@ -32,7 +33,12 @@ from threadline.timeline.actors import Actor
 from threadline.transfer.importer import SUFFIXES, import_path
 from threadline.transfer.models import ImportRun
 from threadline.transfer.report import ImportReport
-from threadline.transfer.runs import restart_run, start_run
+from threadline.transfer.runs import (
+    PROGRESS_EVERY,
+    STALE_AFTER,
+    restart_run,
+    start_run,
+)
 from threadline.transfer.undo import claim_undo, finish_undo
 
 logger = logging.getLogger(__name__)
@@ -40,21 +46,41 @@ logger = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 # An upload that was checked but never imported is removed after this long.
 UPLOAD_KEPT = dt.timedelta(days=1)
+META_FILE = "upload.json"
 CHECK_FILE = "check.json"
+FAILED_FILE = "failed.json"
+PROGRESS_FILE = "progress.json"
+STOPPED_CHECK = (
+    "The check of this file stopped, most likely because the server restarted. "
+    "Upload the file again."
+)
 KINDS_TEXT = "CSV, Excel (.xlsx), vCard (.vcf), iCalendar (.ics), .eml or .mbox"
 
 
 @dataclass(frozen=True)
 class Upload:
-    """A file saved for import, with the report of its dry run."""
+    """A file saved for import, and how far its dry run has got."""
 
     id: str
     path: Path
-    check: dict[str, Any]
+    meta: dict[str, Any]
+    # The dry run's report once it is done, or why it refused the file.
+    check: dict[str, Any] | None = None
+    failure: str = ""
+    done: int = 0
+    total: int = 0
 
     @property
     def folder(self) -> Path:
         return self.path.parent
+
+    @property
+    def checking(self) -> bool:
+        return self.check is None and not self.failure
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.done / self.total)) if self.total else 0
 
 
 def imports_dir() -> Path:
@@ -62,10 +88,11 @@ def imports_dir() -> Path:
 
 
 def save_upload(file: UploadedFile, user: User, source: str = "") -> Upload:
-    """Save an uploaded file in a folder of its own and dry-run it.
+    """Save an uploaded file in a folder of its own and dry-run it in the
+    background; load_upload tells how far the check has got.
 
     Raises InvalidInput, keeping nothing, for a file of a kind Threadline
-    does not read, an empty or too large file, or one the dry run refuses.
+    does not read, or one that is empty or too large.
     """
     Actor.for_user(user).require_manage()
     name = _checked_name(file)
@@ -79,15 +106,19 @@ def save_upload(file: UploadedFile, user: User, source: str = "") -> Upload:
         with path.open("wb") as stream:
             for chunk in file.chunks():
                 stream.write(chunk)
-        report = import_path(path, dry_run=True, source=source or None)
-    except BaseException:
+    except OSError:
         shutil.rmtree(path.parent, ignore_errors=True)
         raise
-
-    check = _check_record(report, path, source, user)
-    (path.parent / CHECK_FILE).write_text(json.dumps(check), encoding="utf-8")
-    logger.info("Checked an upload of %s: %d rows", name, report.rows)
-    return Upload(upload_id, path, check)
+    meta = {
+        "file": name,
+        "format": SUFFIXES[path.suffix.lower()],
+        "source": source,
+        "uploaded_by": str(user.public_id),
+        "uploaded_at": timezone.now().isoformat(),
+    }
+    _write_json(path.parent / META_FILE, meta)
+    in_background(partial(_dry_run, path, source), f"check-{upload_id}")
+    return Upload(upload_id, path, meta)
 
 
 def load_upload(upload_id: str, user: User) -> Upload:
@@ -96,13 +127,23 @@ def load_upload(upload_id: str, user: User) -> Upload:
     if not _is_hex_id(upload_id):
         raise missing
     folder = imports_dir() / "uploads" / upload_id
-    try:
-        check = json.loads((folder / CHECK_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise missing from error
-    if check["uploaded_by"] != str(user.public_id):
+    meta = _read_json(folder / META_FILE)
+    if meta is None or meta["uploaded_by"] != str(user.public_id):
         raise missing
-    return Upload(upload_id, folder / check["file"], check)
+    failed = _read_json(folder / FAILED_FILE) or {}
+    progress = _read_json(folder / PROGRESS_FILE) or {}
+    check = _read_json(folder / CHECK_FILE)
+    if check is None and not failed and _went_quiet(folder):
+        failed = {"message": STOPPED_CHECK}
+    return Upload(
+        upload_id,
+        folder / meta["file"],
+        meta,
+        check=check,
+        failure=failed.get("message", ""),
+        done=progress.get("done", 0),
+        total=progress.get("total", 0),
+    )
 
 
 def discard_upload(upload: Upload) -> None:
@@ -112,12 +153,17 @@ def discard_upload(upload: Upload) -> None:
 def start_import(upload: Upload, user: User) -> ImportRun:
     """Import a checked upload for real, in the background; return its run."""
     Actor.for_user(user).require_manage()
-    check = upload.check
-    run = start_run(check["file"], check["format"], source=check["source"], user=user)
+    if upload.check is None or not upload.check["rows_used"]:
+        raise Conflict(
+            f"{upload.path.name} has no checked records to import yet; wait for "
+            "the check to finish."
+        )
+    meta = upload.meta
+    run = start_run(meta["file"], meta["format"], source=meta["source"], user=user)
     folder = run_folder(run)
     folder.parent.mkdir(parents=True, exist_ok=True)
     upload.folder.rename(folder)
-    in_background(partial(_import, run.pk, check["source"]), f"import-{run.pk}")
+    in_background(partial(_import, run.pk, meta["source"]), f"import-{run.pk}")
     return run
 
 
@@ -156,7 +202,7 @@ def run_file(run: ImportRun) -> Path | None:
     folder = run_folder(run)
     if not folder.is_dir():
         return None
-    files = [path for path in folder.iterdir() if path.name != CHECK_FILE]
+    files = [path for path in folder.iterdir() if path.suffix != ".json"]
     return files[0] if len(files) == 1 else None
 
 
@@ -178,6 +224,50 @@ def _with_own_connection(work: Callable[[], None]) -> None:
         work()
     finally:
         connection.close()
+
+
+def _dry_run(path: Path, source: str) -> None:
+    """Check an upload, leaving its report or the reason it was refused."""
+    progress = _FileProgress(path.parent / PROGRESS_FILE)
+    try:
+        report = import_path(
+            path, dry_run=True, source=source or None, progress=progress
+        )
+    except ThreadlineError as error:
+        _write_json(path.parent / FAILED_FILE, {"message": error.message})
+        return
+    except Exception:
+        message = "Threadline could not read this file; the server's log says why."
+        _write_json(path.parent / FAILED_FILE, {"message": message})
+        logger.exception("Checking the upload %s failed", path.parent.name)
+        raise
+    _write_json(path.parent / CHECK_FILE, _check_record(report))
+    logger.info("Checked an upload of %s: %d rows", path.name, report.rows)
+
+
+class _FileProgress:
+    """Progress of a dry run, written beside the upload for its page to show."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.total = 0
+        self.done = 0
+
+    def start(self, total: int, label: str) -> None:
+        self.total += total
+        self._write()
+
+    def advance(self, rows: int = 1) -> None:
+        before = self.done // PROGRESS_EVERY
+        self.done += rows
+        if self.done // PROGRESS_EVERY != before:
+            self._write()
+
+    def finish(self) -> None:
+        self._write()
+
+    def _write(self) -> None:
+        _write_json(self.path, {"done": self.done, "total": self.total})
 
 
 def _import(run_id: int, source: str) -> None:
@@ -234,15 +324,8 @@ def _check_size(file: UploadedFile) -> None:
         )
 
 
-def _check_record(
-    report: ImportReport, path: Path, source: str, user: User
-) -> dict[str, Any]:
+def _check_record(report: ImportReport) -> dict[str, Any]:
     return {
-        "file": path.name,
-        "format": SUFFIXES[path.suffix.lower()],
-        "source": source,
-        "uploaded_by": str(user.public_id),
-        "uploaded_at": timezone.now().isoformat(),
         "description": report.description,
         "mapping": report.mapping,
         "rows": report.rows,
@@ -273,6 +356,31 @@ def _forget_old_uploads() -> None:
     for upload in folder.iterdir():
         if upload.stat().st_mtime < oldest:
             shutil.rmtree(upload, ignore_errors=True)
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    """Write a small JSON file whole: readers never see half of it."""
+    partial_path = path.with_name(path.name + ".part")
+    partial_path.write_text(json.dumps(value), encoding="utf-8")
+    partial_path.replace(path)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return value
+
+
+def _went_quiet(folder: Path) -> bool:
+    """Say whether a check has written nothing for long: its process died."""
+    written = [
+        path.stat().st_mtime
+        for path in (folder / META_FILE, folder / PROGRESS_FILE)
+        if path.exists()
+    ]
+    return max(written) < time.time() - STALE_AFTER.total_seconds()
 
 
 def _is_hex_id(text: str) -> bool:

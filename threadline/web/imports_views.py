@@ -6,6 +6,7 @@ customer, restricted ones included. Views call the transfer services only.
 
 import logging
 import uuid
+from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -23,7 +24,6 @@ from threadline.transfer.history import (
     view,
 )
 from threadline.transfer.models import ImportRun
-from threadline.transfer.reading import FileChanged
 from threadline.transfer.undo import kept_parties
 from threadline.transfer.uploads import (
     discard_upload,
@@ -54,7 +54,7 @@ def imports(request: StaffRequest) -> HttpResponse:
                 request.user,
                 source=form.cleaned_data["source"],
             )
-        except (InvalidInput, FileChanged) as error:
+        except InvalidInput as error:
             form.add_error("file", f"{error.message} Nothing was imported.")
         else:
             return redirect("web:import_check", upload_id=upload.id)
@@ -67,15 +67,21 @@ def imports(request: StaffRequest) -> HttpResponse:
 
 @staff_view
 def import_check(request: StaffRequest, upload_id: str) -> HttpResponse:
-    """What the upload would create and which records cannot be used."""
+    """The dry run of an upload: its progress, then what the import would
+    create and which records cannot be used."""
     Actor.for_user(request.user).require_manage()
     upload = load_upload(upload_id, request.user)
-    check = upload.check
-    context = {
+    if request.htmx and upload.checking:
+        return render(request, "web/imports/partials/checking.html", {"upload": upload})
+    if request.htmx:
+        return HttpResponseClientRefresh()
+
+    problems = upload.check["problems"] if upload.check else []
+    context: dict[str, Any] = {
         "upload": upload,
-        "check": check,
-        "problems": check["problems"][:PROBLEMS_SHOWN],
-        "more_problems": max(0, len(check["problems"]) - PROBLEMS_SHOWN),
+        "check": upload.check,
+        "problems": problems[:PROBLEMS_SHOWN],
+        "more_problems": max(0, len(problems) - PROBLEMS_SHOWN),
     }
     return render(request, "web/imports/check.html", context)
 
@@ -85,7 +91,11 @@ def import_check(request: StaffRequest, upload_id: str) -> HttpResponse:
 def import_start(request: StaffRequest, upload_id: str) -> HttpResponse:
     Actor.for_user(request.user).require_manage()
     upload = load_upload(upload_id, request.user)
-    run = start_import(upload, request.user)
+    try:
+        run = start_import(upload, request.user)
+    except Conflict as error:
+        messages.error(request, error.message)
+        return redirect("web:import_check", upload_id=upload.id)
     return redirect("web:import_run", public_id=run.public_id)
 
 
