@@ -318,3 +318,44 @@ def test_a_dry_run_books_nothing(tmp_path):
     assert report.created["booking"] == 1
     assert not Event.objects.exists()
     assert not Party.objects.exists()
+
+
+def test_a_zone_defined_only_by_its_vtimezone_gives_the_right_instant(tmp_path):
+    path = tmp_path / "custom.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\n"
+        "BEGIN:VTIMEZONE\r\nTZID:Office time\r\n"
+        "BEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\n"
+        "TZOFFSETTO:+0100\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n"
+        "END:STANDARD\r\n"
+        "BEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\nTZOFFSETFROM:+0100\r\n"
+        "TZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\n"
+        "END:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+        "BEGIN:VEVENT\r\nUID:custom-zone\r\nDTSTAMP:20250101T000000Z\r\n"
+        "DTSTART;TZID=Office time:20250710T090000\r\n"
+        "ATTENDEE:mailto:ann@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+    import_path(path)
+
+    [booking] = bookings()
+    assert booking.scheduled_for == dt.datetime(2025, 7, 10, 7, tzinfo=dt.UTC)
+
+
+def test_google_calendar_zone_names_the_zone_of_utc_times(tmp_path):
+    path = calendar(
+        tmp_path,
+        event(
+            "google",
+            ":20250710T080000Z",
+            "ATTENDEE:mailto:ann@example.com",
+        ),
+    )
+    zone = b"PRODID:-//Test//EN\r\nX-WR-TIMEZONE:Europe/Paris\r\n"
+    path.write_bytes(path.read_bytes().replace(b"PRODID:-//Test//EN\r\n", zone))
+
+    import_path(path)
+
+    [booking] = bookings()
+    assert booking.scheduled_for == dt.datetime(2025, 7, 10, 8, tzinfo=dt.UTC)
+    assert booking.occurred_tz == "Europe/Paris"
