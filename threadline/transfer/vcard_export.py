@@ -175,7 +175,7 @@ def _add_point(
         line.type_param = types
     if point.label and len(known) < len(words):
         line.group = groups.next()
-        card.add(line.group + ".x-ablabel").value = point.label
+        card.add("x-ablabel", group=line.group).value = point.label
 
 
 def _add_photo(card: vobject.base.Component, party: Party) -> None:

@@ -9,21 +9,22 @@ from urllib.parse import urlsplit
 from django import forms
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django_htmx.http import HttpResponseClientRedirect
 
 from threadline.errors import InvalidInput, NotAllowed, NotFound
 
 logger = logging.getLogger(__name__)
 
-View = Callable[..., HttpResponse]
+# Downloads stream, so a view may answer with any response, not only a page.
+View = Callable[..., HttpResponseBase]
 
 
 def staff_view(view: View) -> View:
     """Require a signed-in user; answer NotFound with 404, NotAllowed with 403."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return _sign_in_first(request)
         try:

@@ -3,7 +3,7 @@ from django.urls import path
 import threadline.web.calendar_views as calendar_views
 import threadline.web.privacy_views as privacy_views
 from threadline.mail import views as mail_views
-from threadline.web import imports_views, party_access, settings_views, views
+from threadline.web import exports, imports_views, party_access, settings_views, views
 
 app_name = "web"
 
@@ -124,4 +124,10 @@ urlpatterns = [
         settings_views.team_detail,
         name="settings_team",
     ),
+    path("customers/export/<str:fmt>/", exports.customers_export, name="export"),
+    path(PARTY + "vcard/", exports.party_vcard, name="party_vcard"),
+    path(
+        PARTY + "timeline/<str:fmt>/", exports.timeline_export, name="export_timeline"
+    ),
+    path("today/<str:list_name>/<str:fmt>/", exports.today_export, name="export_today"),
 ]

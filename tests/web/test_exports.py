@@ -1,0 +1,295 @@
+"""Downloads of the web app's lists: CSV, XLSX and vCard, only what one may see."""
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable
+
+import pytest
+import vobject
+from django.http import FileResponse, StreamingHttpResponse
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from threadline.accounts.models import User
+from threadline.followups.services import create_follow_up
+from threadline.parties.models import Party, RelationshipKind
+from threadline.parties.services import add_relationship, restrict_party
+from threadline.timeline.actors import Actor
+from threadline.timeline.services import record_event
+
+SETUP = Actor.system("test setup")
+
+
+def body(response: StreamingHttpResponse | FileResponse) -> bytes:
+    return b"".join(response.streaming_content)  # type: ignore[arg-type]
+
+
+def csv_rows(response: StreamingHttpResponse) -> list[list[str]]:
+    text = body(response).decode("utf-8")
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+def names_in(rows: list[list[str]]) -> list[str]:
+    return [row[0] for row in rows[1:]]
+
+
+@pytest.fixture
+def hidden(make_party: Callable[..., Party], owner: User, staff: User) -> Party:
+    """A customer only Olivia and Sam may see."""
+    party = make_party("Hidden Hanna", emails=["hanna@example.com"], owner=staff)
+    restrict_party(party, Actor.for_user(owner), restricted=True, users=[staff])
+    return party
+
+
+def test_a_manager_downloads_the_customer_list_with_its_search(
+    signed_in: Callable[[User], Client],
+    manager: User,
+    jane: Party,
+    make_party: Callable[..., Party],
+) -> None:
+    make_party("Someone Else")
+    url = reverse("web:export", args=["csv"])
+
+    response = signed_in(manager).get(url, {"q": "jane"})
+
+    assert response.status_code == 200
+    assert isinstance(response, StreamingHttpResponse)
+    today = timezone.localdate().isoformat()
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="customers-{today}.csv"'
+    )
+    rows = csv_rows(response)
+    assert rows[0][:3] == ["Name", "Kind", "Stage"]
+    assert names_in(rows) == ["Jane Example"]
+    assert rows[1][4:6] == ["jane@example.com", "'+1 415-555-0134"]
+
+
+def test_a_formula_in_a_name_is_downloaded_as_text(
+    signed_in: Callable[[User], Client],
+    owner: User,
+    make_party: Callable[..., Party],
+) -> None:
+    make_party('=HYPERLINK("http://evil.example","Hi")')
+
+    csv_response = signed_in(owner).get(reverse("web:export", args=["csv"]))
+    xlsx_response = signed_in(owner).get(reverse("web:export", args=["xlsx"]))
+
+    assert names_in(csv_rows(csv_response)) == [
+        '\'=HYPERLINK("http://evil.example","Hi")'
+    ]
+    sheet = load_workbook(io.BytesIO(body(xlsx_response))).active
+    assert sheet["A2"].value == '\'=HYPERLINK("http://evil.example","Hi")'
+    assert sheet["A2"].data_type == "s"
+
+
+def test_the_customer_list_never_holds_a_customer_the_manager_cannot_see(
+    signed_in: Callable[[User], Client], manager: User, jane: Party, hidden: Party
+) -> None:
+    client = signed_in(manager)
+
+    rows = csv_rows(client.get(reverse("web:export", args=["csv"])))
+    sheet = load_workbook(
+        io.BytesIO(body(client.get(reverse("web:export", args=["xlsx"]))))
+    ).active
+    cards = body(client.get(reverse("web:export", args=["vcf"]))).decode()
+
+    assert names_in(rows) == ["Jane Example"]
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+        "Jane Example"
+    ]
+    assert "Jane Example" in cards
+    assert "Hanna" not in cards
+
+
+def test_the_customer_list_as_vcards_reads_back(
+    signed_in: Callable[[User], Client], owner: User, jane: Party
+) -> None:
+    response = signed_in(owner).get(reverse("web:export", args=["vcf"]))
+
+    assert response["Content-Type"] == "text/vcard; charset=utf-8"
+    [card] = list(vobject.readComponents(body(response).decode()))
+    assert card.fn.value == "Jane Example"
+    assert card.uid.value == str(jane.public_id)
+
+
+@pytest.mark.parametrize("fixture", ["staff", "viewer"])
+def test_staff_and_viewers_may_not_download_the_whole_customer_list(
+    signed_in: Callable[[User], Client],
+    request: pytest.FixtureRequest,
+    fixture: str,
+    jane: Party,
+) -> None:
+    client = signed_in(request.getfixturevalue(fixture))
+
+    refused = client.get(reverse("web:export", args=["csv"]))
+    page = client.get(reverse("web:customers")).content.decode()
+
+    assert refused.status_code == 403
+    assert "Only owners and managers can download the customer list" in page
+    assert reverse("web:export", args=["csv"]) not in page
+
+
+def test_the_customers_page_offers_downloads_with_its_filters(
+    signed_in: Callable[[User], Client], manager: User, jane: Party
+) -> None:
+    page = signed_in(manager).get(reverse("web:customers"), {"q": "jane"})
+
+    assert reverse("web:export", args=["xlsx"]) + "?q=jane" in page.content.decode()
+
+
+def test_an_unknown_format_is_not_found(
+    signed_in: Callable[[User], Client], owner: User
+) -> None:
+    response = signed_in(owner).get(reverse("web:export", args=["pdf"]))
+
+    assert response.status_code == 404
+
+
+def test_a_viewer_downloads_one_customers_card(
+    signed_in: Callable[[User], Client], viewer: User, jane: Party
+) -> None:
+    response = signed_in(viewer).get(reverse("web:party_vcard", args=[jane.public_id]))
+
+    assert response.status_code == 200
+    assert 'filename="jane-example.vcf"' in response["Content-Disposition"]
+    card = vobject.readOne(body(response).decode())
+    assert card.email.value == "jane@example.com"
+
+
+def test_a_restricted_customers_card_and_timeline_are_not_found_for_outsiders(
+    signed_in: Callable[[User], Client], outsider: User, hidden: Party
+) -> None:
+    client = signed_in(outsider)
+
+    card = client.get(reverse("web:party_vcard", args=[hidden.public_id]))
+    timeline = client.get(
+        reverse("web:export_timeline", args=[hidden.public_id, "csv"])
+    )
+
+    assert card.status_code == timeline.status_code == 404
+
+
+def test_a_timeline_downloads_with_its_kind_filter_and_every_page(
+    signed_in: Callable[[User], Client], viewer: User, jane: Party, now: dt.datetime
+) -> None:
+    for number in range(30):
+        record_event(
+            jane,
+            "call",
+            f"Call {number}",
+            actor=SETUP,
+            occurred_at=now - dt.timedelta(hours=number + 1),
+            payload={"direction": "outbound"},
+        )
+    record_event(jane, "note", "A note", actor=SETUP)
+    url = reverse("web:export_timeline", args=[jane.public_id, "csv"])
+
+    rows = csv_rows(signed_in(viewer).get(url, {"kind": "call"}))
+
+    assert rows[0][:4] == ["When", "What", "Direction", "Summary"]
+    assert [row[3] for row in rows[1:]] == [f"Call {n}" for n in range(30)]
+    assert {row[1] for row in rows[1:]} == {"Call"}
+
+
+def test_a_timeline_download_keeps_amounts_as_numbers(
+    signed_in: Callable[[User], Client], staff: User, jane: Party
+) -> None:
+    record_event(
+        jane,
+        "payment",
+        "Refund",
+        actor=SETUP,
+        payload={"amount": "-42.50", "currency": "EUR"},
+    )
+    url = reverse("web:export_timeline", args=[jane.public_id, "xlsx"])
+
+    sheet = load_workbook(io.BytesIO(body(signed_in(staff).get(url)))).active
+
+    refund = next(
+        row for row in sheet.iter_rows(values_only=True) if row[3] == "Refund"
+    )
+    assert refund[5] == -42.5
+    assert refund[6] == "EUR"
+
+
+def test_a_timeline_download_hides_a_linked_customer_the_viewer_cannot_see(
+    signed_in: Callable[[User], Client],
+    outsider: User,
+    jane: Party,
+    hidden: Party,
+) -> None:
+    add_relationship(jane, hidden, SETUP, RelationshipKind.HOUSEHOLD)
+    url = reverse("web:export_timeline", args=[jane.public_id, "csv"])
+
+    text = body(signed_in(outsider).get(url)).decode()
+
+    assert "Hanna" not in text
+    assert "Linked to or from a customer you do not have access to" in text
+
+
+def test_today_lists_download_whole_and_only_visible_customers(
+    signed_in: Callable[[User], Client],
+    staff: User,
+    outsider: User,
+    jane: Party,
+    hidden: Party,
+    now: dt.datetime,
+) -> None:
+    for party in (jane, hidden):
+        record_event(
+            party,
+            "message",
+            "Can you come on Friday?",
+            actor=SETUP,
+            payload={"direction": "inbound"},
+        )
+    for number in range(25):
+        create_follow_up(
+            jane, Actor.for_user(staff), f"Call {number}", now - dt.timedelta(1), staff
+        )
+
+    follow_ups = csv_rows(
+        signed_in(staff).get(reverse("web:export_today", args=["follow-ups", "csv"]))
+    )
+    waiting_for_staff = csv_rows(
+        signed_in(staff).get(reverse("web:export_today", args=["waiting", "csv"]))
+    )
+    waiting_for_outsider = csv_rows(
+        signed_in(outsider).get(reverse("web:export_today", args=["waiting", "csv"]))
+    )
+
+    assert len(follow_ups) == 26
+    assert follow_ups[1][1:4] == ["yes", "Call 0", "Jane Example"]
+    assert sorted(names_in(waiting_for_staff)) == ["Hidden Hanna", "Jane Example"]
+    assert names_in(waiting_for_outsider) == ["Jane Example"]
+
+
+@pytest.mark.parametrize("list_name", ["follow-ups", "waiting", "bookings", "quiet"])
+def test_every_today_list_downloads_as_a_workbook(
+    signed_in: Callable[[User], Client], viewer: User, list_name: str
+) -> None:
+    url = reverse("web:export_today", args=[list_name, "xlsx"])
+
+    response = signed_in(viewer).get(url)
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].endswith('.xlsx"')
+    assert load_workbook(io.BytesIO(body(response))).active.max_row == 1
+
+
+def test_an_unknown_today_list_is_not_found(
+    signed_in: Callable[[User], Client], staff: User
+) -> None:
+    url = reverse("web:export_today", args=["everything", "csv"])
+
+    assert signed_in(staff).get(url).status_code == 404
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client: Client) -> None:
+    response = client.get(reverse("web:export_today", args=["quiet", "csv"]))
+
+    assert response.status_code == 302

@@ -1,0 +1,250 @@
+"""The rows of each list the web app lets people download.
+
+Each reads through the same visible_to querysets as its page, without the
+page's display limits, and yields plain rows a spreadsheet writer streams.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.utils import timezone
+
+from threadline.accounts.models import User
+from threadline.followups.models import FollowUp, FollowUpStatus
+from threadline.parties.models import ContactKind, Party, Stage
+from threadline.timeline.kinds import Kind
+from threadline.timeline.models import Event
+from threadline.transfer.spreadsheet import Cell
+from threadline.web.timeline import timeline_page
+from threadline.web.today import QUIET_AFTER
+
+# Rows are read from the database this many at a time.
+CHUNK = 500
+# A timeline is read in pages of this size, each one indexed range scan.
+TIMELINE_PAGE = 500
+
+Row = list[Cell]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A list ready to write: its title, column names and rows."""
+
+    title: str
+    header: list[str]
+    rows: Iterator[Row]
+
+
+def customer_table(parties: QuerySet[Party]) -> Table:
+    """The customer list; `parties` comes filtered like the page."""
+    header = [
+        "Name",
+        "Kind",
+        "Stage",
+        "Owner",
+        "Email",
+        "Phone",
+        "Address",
+        "Tags",
+        "Birthday",
+        "Last contact",
+        "Added",
+        "Threadline id",
+    ]
+    return Table("Customers", header, _customer_rows(parties))
+
+
+def _customer_rows(parties: QuerySet[Party]) -> Iterator[Row]:
+    for party in parties.iterator(chunk_size=CHUNK):
+        points = getattr(party, "primary_points", [])
+        primary = {point.kind: point for point in points}
+        yield [
+            party.display_name,
+            party.get_kind_display(),
+            party.get_stage_display(),
+            party.owner.display_name if party.owner else "",
+            _display(primary.get(ContactKind.EMAIL)),
+            _display(primary.get(ContactKind.PHONE)),
+            _display(primary.get(ContactKind.ADDRESS)),
+            ", ".join(tag.name for tag in party.tags.all()),
+            party.birthday,
+            party.last_interaction_at,
+            party.created_at,
+            str(party.public_id),
+        ]
+
+
+def timeline_table(party: Party, viewer: User, kind: str = "") -> Table:
+    """A party's timeline, newest first, as the viewer's page shows it."""
+    header = [
+        "When",
+        "What",
+        "Direction",
+        "Summary",
+        "Details",
+        "Amount",
+        "Currency",
+        "Recorded by",
+    ]
+    return Table("Timeline", header, _timeline_rows(party, viewer, kind))
+
+
+def _timeline_rows(party: Party, viewer: User, kind: str) -> Iterator[Row]:
+    page = timeline_page(party, kind=kind, size=TIMELINE_PAGE, viewer=viewer)
+    while True:
+        for event in page.events:
+            payload = event.payload if isinstance(event.payload, dict) else {}
+            yield [
+                event.occurred_at,
+                event.get_kind_display(),
+                event.direction,
+                event.summary,
+                event.body,
+                _amount(payload.get("amount")),
+                payload.get("currency", "") or "",
+                event.actor_label,
+            ]
+        if page.older is None:
+            return
+        page = timeline_page(
+            party, kind=kind, before=page.older, size=TIMELINE_PAGE, viewer=viewer
+        )
+
+
+def follow_up_table(user: User, now: dt.datetime | None = None) -> Table:
+    """The user's open follow-ups due by the end of today, overdue first."""
+    moment = now or timezone.now()
+    visible = Exists(Party.objects.visible_to(user).filter(pk=OuterRef("party_id")))
+    follow_ups = (
+        FollowUp.objects.filter(
+            visible,
+            assignee=user,
+            status=FollowUpStatus.OPEN,
+            due_at__lt=_end_of_day(moment),
+        )
+        .select_related("party", "assignee")
+        .order_by("due_at", "id")
+    )
+    rows: Iterator[Row] = (
+        [
+            follow_up.due_at,
+            follow_up.due_at < moment,
+            follow_up.summary,
+            follow_up.party.display_name,
+            follow_up.assignee.display_name,
+        ]
+        for follow_up in follow_ups.iterator(chunk_size=CHUNK)
+    )
+    return Table(
+        "My follow-ups", ["Due", "Overdue", "Follow-up", "Customer", "Assignee"], rows
+    )
+
+
+def awaiting_reply_table(user: User) -> Table:
+    """Customers whose last message has no answer yet, longest waiting first."""
+    inbound = Event.objects.effective().filter(
+        party=OuterRef("pk"), kind=Kind.MESSAGE, direction="inbound"
+    )
+    parties = (
+        Party.objects.visible_to(user)
+        .filter(awaiting_reply_since__isnull=False)
+        .annotate(
+            last_inbound=Subquery(
+                inbound.order_by("-occurred_at", "-id").values("summary")[:1]
+            )
+        )
+        .select_related("owner")
+        .order_by("awaiting_reply_since", "id")
+    )
+    rows: Iterator[Row] = (
+        [
+            party.display_name,
+            party.awaiting_reply_since,
+            getattr(party, "last_inbound", None) or "",
+            party.owner.display_name if party.owner else "",
+        ]
+        for party in parties.iterator(chunk_size=CHUNK)
+    )
+    header = ["Customer", "Waiting since", "Last message", "Owner"]
+    return Table("Waiting for our reply", header, rows)
+
+
+def bookings_table(user: User, now: dt.datetime | None = None) -> Table:
+    """Today's bookings on customers the user may see, cancelled ones left out."""
+    moment = now or timezone.now()
+    start = _start_of_day(moment)
+    visible = Exists(Party.objects.visible_to(user).filter(pk=OuterRef("party_id")))
+    bookings = (
+        Event.objects.effective()
+        .filter(visible)
+        .filter(
+            kind=Kind.BOOKING,
+            scheduled_for__gte=start,
+            scheduled_for__lt=_end_of_day(moment),
+        )
+        .select_related("party")
+        .order_by("scheduled_for", "id")
+    )
+    rows: Iterator[Row] = (
+        [
+            event.scheduled_for,
+            event.party.display_name,
+            event.summary,
+            event.payload.get("site", ""),
+        ]
+        for event in bookings.iterator(chunk_size=CHUNK)
+        if event.payload.get("status") != "cancelled"
+    )
+    return Table("Bookings today", ["Time", "Customer", "Booking", "Site"], rows)
+
+
+def gone_quiet_table(user: User, now: dt.datetime | None = None) -> Table:
+    """The user's customers with no contact in QUIET_AFTER, quietest first."""
+    moment = now or timezone.now()
+    parties = (
+        Party.objects.visible_to(user)
+        .filter(
+            owner=user,
+            stage=Stage.CUSTOMER,
+            last_interaction_at__lt=moment - QUIET_AFTER,
+        )
+        .order_by("last_interaction_at", "id")
+    )
+    rows: Iterator[Row] = (
+        [party.display_name, party.last_interaction_at]
+        for party in parties.iterator(chunk_size=CHUNK)
+    )
+    return Table("Gone quiet", ["Customer", "Last contact"], rows)
+
+
+TODAY_TABLES = {
+    "follow-ups": follow_up_table,
+    "waiting": awaiting_reply_table,
+    "bookings": bookings_table,
+    "quiet": gone_quiet_table,
+}
+
+
+def _display(point: object) -> str:
+    return str(getattr(point, "display", "")) if point is not None else ""
+
+
+def _amount(value: object) -> Cell:
+    """An amount as a number; the payload keeps it as text to stay exact."""
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+
+
+def _start_of_day(moment: dt.datetime) -> dt.datetime:
+    return timezone.localtime(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _end_of_day(moment: dt.datetime) -> dt.datetime:
+    return _start_of_day(moment) + dt.timedelta(days=1)
