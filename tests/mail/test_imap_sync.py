@@ -13,6 +13,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 from tests.mail.conftest import build_message
 from threadline.mail.imap import (
     ImapSettings,
+    SyncBusy,
     SyncFailed,
     configured_mailboxes,
     is_stale,
@@ -289,3 +290,22 @@ def test_the_command_reports_a_failed_mailbox(db, monkeypatch, capsys):
     output = capsys.readouterr()
     assert "imap.invalid could not be found" in output.err
     assert "STOPPED" in output.out
+
+
+def test_a_second_sync_stands_aside_while_one_runs(jane, now):
+    Mailbox.objects.create(name="main", sync_alive_at=now - dt.timedelta(minutes=1))
+
+    with pytest.raises(SyncBusy, match="stood aside"):
+        sync_mailbox(SETTINGS, open_client=_opener(FakeImap(_inbox(2))))
+
+    assert not _messages(jane)
+    assert Mailbox.objects.get().last_error == ""
+
+
+def test_a_sync_silent_for_long_is_taken_over(jane, now):
+    Mailbox.objects.create(name="main", sync_alive_at=now - dt.timedelta(hours=1))
+
+    sync_mailbox(SETTINGS, open_client=_opener(FakeImap(_inbox(2))))
+
+    assert len(_messages(jane)) == 2
+    assert Mailbox.objects.get().sync_alive_at is None

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
@@ -42,12 +43,21 @@ BATCH_SIZE = 50
 TIMEOUT_SECONDS = 30
 # A mailbox whose last good sync is older than this is shown as stopped.
 STALE_AFTER = dt.timedelta(days=1)
+# A running sync commits a batch well within this; one silent for longer
+# was killed, and the next sync may take over.
+SYNC_SILENT_AFTER = dt.timedelta(minutes=10)
 
 
 class SyncFailed(ThreadlineError):
     """The sync stopped; the message says what to do about it."""
 
     code = "mail_sync_failed"
+
+
+class SyncBusy(ThreadlineError):
+    """Another sync of the same mailbox is running; this one did nothing."""
+
+    code = "mail_sync_busy"
 
 
 class FolderMissing(Exception):
@@ -126,7 +136,8 @@ def sync_mailbox(
     """Record the folder's new messages; raise SyncFailed saying what to fix.
 
     Whatever happens, the mailbox's health (last attempt, last success,
-    messages waiting, last error) is stored for the Settings page.
+    messages waiting, last error) is stored for the Settings page. Raises
+    SyncBusy, changing nothing, while another sync of the mailbox runs.
     """
     mailbox = _start(settings)
     result = SyncResult(mailbox)
@@ -146,6 +157,7 @@ def sync_mailbox(
     finally:
         if client is not None:
             _logout(client)
+        Mailbox.objects.filter(pk=mailbox.pk).update(sync_alive_at=None)
     _succeed(mailbox, result)
     return result
 
@@ -227,6 +239,8 @@ def _settings(suffix: str) -> ImapSettings:
 
 def _start(settings: ImapSettings) -> Mailbox:
     mailbox, _ = Mailbox.objects.get_or_create(name=settings.name)
+    _claim(mailbox)
+    mailbox.refresh_from_db()
     mailbox.host = settings.host
     mailbox.username = settings.username
     if mailbox.folder != settings.folder:
@@ -237,6 +251,20 @@ def _start(settings: ImapSettings) -> Mailbox:
     mailbox.last_attempt_at = timezone.now()
     mailbox.save()
     return mailbox
+
+
+def _claim(mailbox: Mailbox) -> None:
+    now = timezone.now()
+    free = Q(sync_alive_at__isnull=True) | Q(sync_alive_at__lt=now - SYNC_SILENT_AFTER)
+    claimed = Mailbox.objects.filter(free, pk=mailbox.pk).update(sync_alive_at=now)
+    if not claimed:
+        mailbox.refresh_from_db()
+        assert mailbox.sync_alive_at is not None
+        since = timezone.localtime(mailbox.sync_alive_at).strftime("%H:%M")
+        raise SyncBusy(
+            f"Another sync of {mailbox.name} is running (last batch at {since}); "
+            "this one stood aside."
+        )
 
 
 def _sync(
@@ -261,8 +289,14 @@ def _sync(
             mailbox.messages_skipped += sum(
                 1 for uid, _ in result.skipped if uid in batch
             )
+            mailbox.sync_alive_at = timezone.now()
             mailbox.save(
-                update_fields=["last_uid", "messages_waiting", "messages_skipped"]
+                update_fields=[
+                    "last_uid",
+                    "messages_waiting",
+                    "messages_skipped",
+                    "sync_alive_at",
+                ]
             )
         result.fetched += len(batch)
         logger.debug("Mailbox %s: recorded up to UID %d", mailbox.name, batch[-1])

@@ -26,6 +26,9 @@ class Mailbox(models.Model):
     messages_waiting = models.PositiveIntegerField(default=0)
     messages_skipped = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
+    # Set while a sync runs and after each batch it commits, so a second
+    # sync started meanwhile (an overlapping cron run) stands aside.
+    sync_alive_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -208,6 +208,7 @@ def _parties_by_address(addresses: list[str]) -> dict[str, list[Party]]:
             party__archived_at__isnull=True,
         )
         .select_related("party")
+        .defer("party__photo")
         .order_by("party_id")
     )
     found: dict[str, list[Party]] = defaultdict(list)
@@ -221,7 +222,7 @@ def _parties_with_message(message: ParsedMessage, involved: list[Address]) -> se
     """Parties that have this message already, under any of its addresses
     (a customer with two of them gets it once)."""
     keys = [external_id(message.key, item.address) for item in involved]
-    events = Event.objects.filter(source=SOURCE, external_id__in=keys)
+    events = Event.objects.filter(source=SOURCE, external_id__in=keys).order_by()
     return set(events.values_list("party_id", flat=True))
 
 

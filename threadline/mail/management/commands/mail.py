@@ -8,6 +8,7 @@ from django.utils import timezone
 from threadline.config import ConfigurationError
 from threadline.mail.imap import (
     ImapSettings,
+    SyncBusy,
     SyncFailed,
     SyncResult,
     configured_mailboxes,
@@ -67,6 +68,9 @@ class Command(BaseCommand):
     def _sync(self, settings: ImapSettings) -> bool:
         try:
             result = sync_mailbox(settings)
+        except SyncBusy as error:
+            self.stdout.write(f"{settings.name}: {error.message}")
+            return True
         except SyncFailed as error:
             self.stderr.write(f"{settings.name}: {error.message}")
             return False
