@@ -5,6 +5,7 @@ import codecs
 import pytest
 
 from threadline.errors import InvalidInput
+from threadline.transfer.importer import import_path
 from threadline.transfer.reading import SAMPLE_BYTES, open_table
 
 NAMES = (
@@ -26,6 +27,7 @@ def rows_of(path):
         ("utf-16-le", codecs.BOM_UTF16_LE),
         ("utf-16-be", codecs.BOM_UTF16_BE),
         ("utf-16-le", b""),
+        ("utf-16-be", b""),
         ("cp1252", b""),
         ("latin-1", b""),
     ],
@@ -155,3 +157,33 @@ def test_text_with_a_stray_nul_byte_is_refused_not_read_as_utf16(tmp_path):
 
     with pytest.raises(InvalidInput, match="NUL bytes"):
         open_table(path)
+
+
+def test_empty_trailing_columns_are_dropped_from_the_header(tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_text("name,email,,,\nJane Example,jane@example.com,,,\nRaj,,,\n")
+
+    table = open_table(path)
+
+    assert table.header == ["name", "email"]
+    assert rows_of(path) == [
+        ["Jane Example", "jane@example.com", "", "", ""],
+        ["Raj", "", "", ""],
+    ]
+
+
+@pytest.mark.django_db
+def test_empty_trailing_columns_import_without_complaint(tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(
+        codecs.BOM_UTF8
+        + b"name,email,,,\r\n"
+        + b"Jane Example,jane@example.com,,,\r\n"
+        + b"Raj Sample,,,,,\r\n"
+    )
+
+    report = import_path(path)
+
+    assert report.problems == []
+    assert report.ignored_columns == []
+    assert report.rows_used == 2
