@@ -262,3 +262,44 @@ def test_an_email_shared_by_a_crowd_is_not_a_signal(make_party):
     result = find_duplicates()
 
     assert result.found == 0
+
+
+def test_a_real_import_puts_its_lookalikes_in_the_queue(make_party, tmp_path):
+    from threadline.transfer.importer import import_path
+
+    jane = make_party("Jane Example", emails=["jane@example-firm.com"])
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "Name,Email\nJane Exampel,j.example@example-firm.com\n", encoding="utf-8"
+    )
+
+    import_path(path)
+
+    candidate = DuplicateCandidate.objects.get()
+    assert jane.pk in (candidate.first_id, candidate.second_id)
+    assert candidate.reasons == ["names 92% alike and both use example-firm.com email"]
+
+
+def test_a_dry_run_leaves_the_queue_alone(make_party, tmp_path):
+    from threadline.transfer.importer import import_path
+
+    make_party("Jane Example", emails=["jane@example-firm.com"])
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "Name,Email\nJane Exampel,j.example@example-firm.com\n", encoding="utf-8"
+    )
+
+    import_path(path, dry_run=True)
+
+    assert not DuplicateCandidate.objects.exists()
+
+
+def test_names_with_different_numbers_are_not_alike(make_party):
+    first = make_party("Person 12", emails=["p12@example-firm.com"])
+    second = make_party("Person 13", emails=["p13@example-firm.com"])
+    make_party("Unit 4 Garage", emails=["unit4@example-firm.com"])
+
+    find_duplicates()
+
+    assert pair_of(first, second) is None
+    assert not DuplicateCandidate.objects.exists()

@@ -12,6 +12,7 @@ is never proposed again; archived parties are never compared.
 """
 
 import logging
+import re
 import time
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
@@ -94,6 +95,7 @@ SCOPED_SHARE = 0.5
 CHUNK = 500
 
 Pair = tuple[int, int]
+DIGITS = re.compile(r"\d+")
 Row = TypeVar("Row", bound=Model)
 
 
@@ -392,8 +394,19 @@ class _Finder:
         if found is not None:
             return found.ratio
         self.compared += 1
-        names = self.record.names
-        return round(fuzz.token_sort_ratio(names[pair[0]], names[pair[1]]))
+        return name_likeness(self.record.names[pair[0]], self.record.names[pair[1]])
+
+
+def name_likeness(first: str, second: str) -> int:
+    """How alike two folded names are, 0 to 100.
+
+    Names carrying different numbers ("Unit 4", "Unit 5"; "Person 12",
+    "Person 13") name different things however alike their letters.
+    """
+    numbers = (DIGITS.findall(first), DIGITS.findall(second))
+    if all(numbers) and numbers[0] != numbers[1]:
+        return 0
+    return round(fuzz.token_sort_ratio(first, second))
 
 
 def _name_prefixes(name: str) -> set[str]:

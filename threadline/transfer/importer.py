@@ -20,11 +20,20 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 from rapidfuzz import fuzz
 
 from threadline.accounts.models import User
 from threadline.errors import InvalidInput, ThreadlineError
+from threadline.parties.bulk import (
+    NewParty,
+    Normalised,
+    PreparedParty,
+    create_parties,
+    prepare_party,
+)
+from threadline.parties.duplicates import find_duplicates_of_run
 from threadline.parties.models import (
     ContactKind,
     ContactPoint,
@@ -123,6 +132,8 @@ def import_path(
         raise
     finish_run(run, report)
     report.run = run
+    # New and changed parties go to the review queue if they look like others.
+    find_duplicates_of_run(run.actor_label)
     return report
 
 
