@@ -279,3 +279,12 @@ def test_every_corpus_file_imports_or_is_refused_cleanly(path: Path | None):
         assert problem.message.startswith("card ") or "outside any card" in (
             problem.message
         )
+
+
+def test_an_unknown_encoding_is_refused_before_anything_is_written(tmp_path: Path):
+    path = write_cards(tmp_path, FULL_CARD)
+
+    with pytest.raises(InvalidInput, match="'klingon' is not an encoding"):
+        import_path(path, encoding="klingon")
+
+    assert Party.objects.count() == 0

@@ -12,11 +12,12 @@ Export writes version 3.0, which Google, Apple and Outlook all read.
 
 import base64
 import binascii
+import codecs
 import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,9 +73,16 @@ NO_YEAR = re.compile(r"^--(\d{2})-?(\d{2})$")
 APPLE_NO_YEAR = "1604"
 HASHED_OUT = frozenset({"REV", "PRODID", "X-THUNDERBIRD-ETAG"})
 
+Warn = Callable[[str], None]
+
 
 def import_vcards(options: ImportOptions) -> ImportReport:
-    """Import every card of a .vcf file as a person or an organisation."""
+    """Import every card of a .vcf file as a person or an organisation.
+
+    Raises InvalidInput, before anything is written, for a file without
+    cards or an --encoding Python does not know.
+    """
+    _require_codec(options.encoding)
     with options.path.open("rb") as stream:
         total = count_cards(stream)
     if total == 0:
@@ -104,6 +112,18 @@ def import_vcards(options: ImportOptions) -> ImportReport:
         " (dry run)" if options.dry_run else "",
     )
     return report
+
+
+def _require_codec(name: str | None) -> None:
+    if not name:
+        return
+    try:
+        codecs.lookup(name)
+    except LookupError as error:
+        raise InvalidInput(
+            f"{name!r} is not an encoding Threadline knows; give one such as "
+            "cp1252, latin-1 or cp1253 with --encoding, or leave it out."
+        ) from error
 
 
 @dataclass
@@ -316,7 +336,7 @@ def _describes_organisation(contact: Contact, card: Component) -> bool:
     )
 
 
-def _read_email(contact: Contact, child: Any, card: Component, warn: Any) -> None:
+def _read_email(contact: Contact, child: Any, card: Component, warn: Warn) -> None:
     raw = clean_line(_text(child.value))
     if not raw:
         return
@@ -328,7 +348,7 @@ def _read_email(contact: Contact, child: Any, card: Component, warn: Any) -> Non
     contact.emails.append(Point(raw, value, _label(child, card)))
 
 
-def _read_phone(contact: Contact, child: Any, card: Component, warn: Any) -> None:
+def _read_phone(contact: Contact, child: Any, card: Component, warn: Warn) -> None:
     raw = clean_line(_text(child.value))
     raw = raw[4:] if raw.lower().startswith("tel:") else raw
     if not raw:
@@ -374,7 +394,7 @@ def _read_tags(contact: Contact, card: Component) -> None:
     ]
 
 
-def _read_birthday(contact: Contact, card: Component, warn: Any) -> None:
+def _read_birthday(contact: Contact, card: Component, warn: Warn) -> None:
     child = next(iter(_children(card, "bday")), None)
     if child is None:
         return
@@ -401,7 +421,7 @@ def _read_birthday(contact: Contact, card: Component, warn: Any) -> None:
         contact.birthday = day
 
 
-def _read_photo(contact: Contact, card: Component, warn: Any) -> None:
+def _read_photo(contact: Contact, card: Component, warn: Warn) -> None:
     for child in _children(card, "photo"):
         data = _photo_bytes(child.value, warn)
         if data is None:
@@ -419,7 +439,7 @@ def _read_photo(contact: Contact, card: Component, warn: Any) -> None:
             return
 
 
-def _photo_bytes(value: Any, warn: Any) -> bytes | None:
+def _photo_bytes(value: Any, warn: Warn) -> bytes | None:
     if isinstance(value, bytes):
         return value
     text = _text(value).strip()
