@@ -4,6 +4,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import vobject
@@ -19,6 +20,7 @@ from threadline.parties.models import Party, RelationshipKind
 from threadline.parties.services import add_relationship, restrict_party
 from threadline.timeline.actors import Actor
 from threadline.timeline.services import record_event
+from threadline.transfer.importer import import_path
 
 SETUP = Actor.system("test setup")
 
@@ -293,3 +295,23 @@ def test_signed_out_visitors_are_sent_to_sign_in(client: Client) -> None:
     response = client.get(reverse("web:export_today", args=["quiet", "csv"]))
 
     assert response.status_code == 302
+
+
+def test_the_import_history_downloads_for_managers_only(
+    signed_in: Callable[[User], Client],
+    manager: User,
+    staff: User,
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "=evil.vcf"
+    path.write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada\r\nEND:VCARD\r\n")
+    import_path(path, user=manager)
+    url = reverse("web:export_imports", args=["csv"])
+
+    rows = csv_rows(signed_in(manager).get(url))
+    refused = signed_in(staff).get(url)
+
+    assert rows[0][:3] == ["Started", "File", "Format"]
+    assert rows[1][1:3] == ["'=evil.vcf", "VCARD"]
+    assert rows[1][5:9] == ["done", "1", "1", "0"]
+    assert refused.status_code == 403

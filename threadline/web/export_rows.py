@@ -17,6 +17,7 @@ from threadline.followups.models import FollowUp, FollowUpStatus
 from threadline.parties.models import ContactKind, Party, Stage
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
+from threadline.transfer.history import created_text, recent_runs, run_state
 from threadline.transfer.spreadsheet import Cell
 from threadline.web.timeline import timeline_page
 from threadline.web.today import QUIET_AFTER
@@ -218,6 +219,41 @@ def gone_quiet_table(user: User, now: dt.datetime | None = None) -> Table:
         for party in parties.iterator(chunk_size=CHUNK)
     )
     return Table("Gone quiet", ["Customer", "Last contact"], rows)
+
+
+def import_history_table() -> Table:
+    """Every import run, newest first, as the Imports page lists them."""
+    runs = recent_runs().defer("problems")
+    rows: Iterator[Row] = (
+        [
+            run.started_at,
+            run.file,
+            (run.format or "csv").upper(),
+            run.source,
+            run.started_by.display_name if run.started_by else "command line",
+            run_state(run),
+            run.rows,
+            run.rows_used,
+            run.skipped,
+            created_text(run.created),
+            run.undone_at,
+        ]
+        for run in runs.iterator(chunk_size=CHUNK)
+    )
+    header = [
+        "Started",
+        "File",
+        "Format",
+        "Source",
+        "Started by",
+        "State",
+        "Rows",
+        "Rows used",
+        "Rows skipped",
+        "Created",
+        "Undone",
+    ]
+    return Table("Imports", header, rows)
 
 
 TODAY_TABLES = {

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET
 
 from threadline.parties.access import party_for_read
 from threadline.parties.models import Party
+from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.transfer.spreadsheet import Cell, csv_chunks, write_xlsx
 from threadline.transfer.vcard_export import vcard_texts
@@ -33,6 +34,7 @@ from threadline.web.export_rows import (
     TODAY_TABLES,
     Table,
     customer_table,
+    import_history_table,
     timeline_table,
 )
 from threadline.web.forms import CustomerFilterForm
@@ -140,6 +142,14 @@ def today_export(request: StaffRequest, list_name: str, fmt: str) -> HttpRespons
     if build is None:
         raise Http404("Today has no such list.")
     return _table_response(fmt, f"today-{list_name}", build(request.user))
+
+
+@require_GET
+@staff_view
+def imports_export(request: StaffRequest, fmt: str) -> HttpResponseBase:
+    """The history of imports, for those who may import: owners and managers."""
+    Actor.for_user(request.user).require_manage()
+    return _table_response(fmt, "imports", import_history_table())
 
 
 def _table_response(fmt: str, name: str, table: Table) -> HttpResponseBase:

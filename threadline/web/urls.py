@@ -130,4 +130,5 @@ urlpatterns = [
         PARTY + "timeline/<str:fmt>/", exports.timeline_export, name="export_timeline"
     ),
     path("today/<str:list_name>/<str:fmt>/", exports.today_export, name="export_today"),
+    path("imports/export/<str:fmt>/", exports.imports_export, name="export_imports"),
 ]
