@@ -20,19 +20,11 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.db.models import QuerySet
 from rapidfuzz import fuzz
 
 from threadline.accounts.models import User
 from threadline.errors import InvalidInput, ThreadlineError
-from threadline.parties.bulk import (
-    NewParty,
-    Normalised,
-    PreparedParty,
-    create_parties,
-    prepare_party,
-)
 from threadline.parties.duplicates import find_duplicates_of_run
 from threadline.parties.models import (
     ContactKind,
