@@ -31,13 +31,18 @@ from django.core import serializers
 from django.core.management.color import no_style
 from django.core.serializers.base import DeserializationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.serializers.jsonl import Serializer as JsonlSerializer
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Model, sql
 from django.utils import timezone
 
 import threadline
+from threadline.accounts.models import User
 from threadline.errors import InvalidInput
+from threadline.parties.models import ContactPoint, Party
+from threadline.search.services import index_party
+from threadline.timeline.models import Event
 from threadline.transfer.models import ImportRun
 from threadline.transfer.progress import NoProgress, Progress
 from threadline.transfer.report import ImportReport
@@ -56,6 +61,12 @@ SUFFIX = ".jsonl"
 CHUNK_ROWS = 2000
 # Rows held in memory before they are inserted on restore.
 INSERT_ROWS = 2000
+# How restored rows are counted in the report; parties by their kind.
+NOUNS: dict[type[Model], str] = {
+    ContactPoint: "contact point",
+    User: "user",
+    Event: "event",
+}
 # How an import run of a restore names its format (see importer.IMPORTERS).
 RESTORE_FORMAT = "archive"
 # Tables computed from other tables: rebuilt on restore, never exported.
@@ -79,6 +90,20 @@ class ArchiveEncoder(DjangoJSONEncoder):
         if isinstance(o, dt.datetime | dt.time):
             return o.isoformat()
         return super().default(o)
+
+
+class _LineSerializer(JsonlSerializer):
+    """Django's "jsonl" serializer, writing each line in one piece.
+
+    json.dump feeds the file fragment by fragment through the pure-Python
+    encoder; json.dumps writes the same text through the C one, about
+    twice as fast over a whole export.
+    """
+
+    def end_object(self, obj: Model) -> None:
+        line = json.dumps(self.get_dump_object(obj), **self.json_kwargs)
+        self.stream.write(line + "\n")
+        self._current = None
 
 
 @dataclass(frozen=True)
@@ -219,8 +244,7 @@ def _write_table(model: type[Model], folder: Path, progress: Progress) -> Archiv
         model._base_manager.order_by("pk").iterator(chunk_size=CHUNK_ROWS), progress
     )
     with (folder / name).open("w", encoding="utf-8", newline="\n") as stream:
-        serializers.serialize(
-            "jsonl",
+        _LineSerializer().serialize(
             rows,
             stream=stream,
             fields=[field.name for field in model._meta.local_fields],
@@ -612,24 +636,12 @@ def _total_rows(manifest: dict[str, Any]) -> int:
 
 def _noun(row: Model) -> str:
     """How a restored row is counted in the report."""
-    from threadline.accounts.models import User
-    from threadline.parties.models import ContactPoint, Party
-    from threadline.timeline.models import Event
-
     if isinstance(row, Party):
         return row.kind
-    nouns: dict[type[Model], str] = {
-        ContactPoint: "contact point",
-        User: "user",
-        Event: "event",
-    }
-    return nouns.get(type(row), "record")
+    return NOUNS.get(type(row), "record")
 
 
 def _rebuild_derived() -> None:
-    from threadline.parties.models import Party
-    from threadline.search.services import index_party
-
     parties = Party.objects.prefetch_related("contact_points").order_by("pk")
     for party in parties.iterator(chunk_size=CHUNK_ROWS):
         index_party(party)
