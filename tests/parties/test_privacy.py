@@ -16,6 +16,7 @@ from threadline.brief.services import compute_brief
 from threadline.errors import InvalidInput, NotAllowed
 from threadline.followups.models import FollowUp
 from threadline.followups.services import create_follow_up
+from threadline.parties.merging import merge_parties
 from threadline.parties.models import (
     Consent,
     FactCategory,
@@ -192,6 +193,27 @@ def test_erasure_leaves_nothing_personal_in_the_database(
     )
     found = [word for word in PERSONAL if word.lower() in text]
     assert found == []
+
+
+def test_erasure_reaches_records_merged_into_the_person(
+    jane: Party, owner: User, tmp_path: Path
+) -> None:
+    actor = Actor.for_user(owner)
+    copy = create_party(
+        actor, display_name_text="Jane Emile", emails=["jane.emile@example.com"]
+    )
+    merge_parties(jane, copy, actor)
+
+    counts = erase_person(jane, actor, "Asked by email on 3 March")
+
+    assert counts["merged_records"] == 1
+    assert Party.objects.get(pk=copy.pk).display_name == erased_name(copy)
+    export_archive(tmp_path / "archive")
+    text = "\n".join(
+        path.read_text(encoding="utf-8").lower()
+        for path in (tmp_path / "archive").iterdir()
+    )
+    assert [word for word in PERSONAL if word.lower() in text] == []
 
 
 def test_erasure_keeps_a_shell_and_other_records(

@@ -325,6 +325,12 @@ def erase_person(party: Party, actor: Actor, reason: str) -> dict[str, int]:
         counts["events"] = _erase_events(party)
         counts |= _erase_records(party)
         _erase_fields(party)
+        absorbed = _absorbed(party)
+        for record in absorbed:
+            _erase_events(record)
+            _erase_records(record)
+            _erase_fields(record)
+        counts["merged_records"] = len(absorbed)
         record_event(
             party,
             Kind.ERASURE,
@@ -334,6 +340,18 @@ def erase_person(party: Party, actor: Actor, reason: str) -> dict[str, int]:
         )
     logger.info("Erased the personal data of party %s", party.public_id)
     return counts
+
+
+def _absorbed(party: Party) -> list[Party]:
+    """Records merged into the party, at any depth: the same person, whose
+    archived copies still hold what they held when they were merged."""
+    found: list[Party] = []
+    frontier = [party.pk]
+    while frontier:
+        batch = list(Party.objects.filter(merged_into__in=frontier))
+        found += batch
+        frontier = [record.pk for record in batch]
+    return found
 
 
 def _erase_events(party: Party) -> int:
