@@ -172,9 +172,7 @@ def test_a_property_vobject_cannot_read_is_left_out_alone(tmp_path: Path):
     assert points(omar, ContactKind.EMAIL) == [("omar@example.com", "")]
     [problem] = report.problems
     assert (problem.line, problem.skipped) == (1, False)
-    assert "card 1, line 5: PHOTO could not be read (damaged base64 data)" in str(
-        problem
-    )
+    assert "card 1: PHOTO on line 5 could not be read (damaged base64" in str(problem)
 
 
 def test_a_card_with_nothing_to_import_is_skipped_with_its_number(tmp_path: Path):

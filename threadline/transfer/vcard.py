@@ -229,8 +229,8 @@ def parse_card(raw: RawCard) -> tuple[Component, list[str]]:
                 raise CardUnreadable(f"{reason} (line {raw.line})") from error
         name = lines[bad].split(":", 1)[0].split(";", 1)[0].upper()
         left_out.append(
-            f"card {raw.number}, line {starts[bad]}: {name} could not be read "
-            f"({reason}), left out"
+            f"card {raw.number}: {name} on line {starts[bad]} could not be "
+            f"read ({reason}), left out"
         )
         del lines[bad], starts[bad]
     raise CardUnreadable(f"more than {MAX_LEFT_OUT} unreadable lines")
