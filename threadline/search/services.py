@@ -2,6 +2,7 @@
 
 import logging
 import re
+from collections.abc import Iterable
 
 import phonenumbers
 from django.db import transaction
@@ -9,6 +10,7 @@ from django.db.models import Q
 
 from threadline.accounts.models import User
 from threadline.errors import InvalidInput, NotFound
+from threadline.inserts import Inserter
 from threadline.parties.contact_points import phone_search_keys
 from threadline.parties.models import ContactKind, Party, PartyQuerySet
 from threadline.parties.names import fold
@@ -27,18 +29,41 @@ MIN_SUFFIX_DIGITS = 4
 
 def index_party(party: Party) -> None:
     """Rewrite the party's search keys from its name and contact points."""
-    terms = set(_name_terms(party.display_name))
-    for point in party.contact_points.all():
-        if point.kind == ContactKind.EMAIL:
-            terms.add(point.value)
-            terms.update(_name_terms(point.value.split("@")[0]))
-        elif point.kind == ContactKind.PHONE:
-            terms.update(_phone_terms(point.value))
+    points = party.contact_points.values_list("kind", "value")
+    terms = party_terms(party.display_name, points)
     with transaction.atomic():
         SearchTerm.objects.filter(party=party).delete()
         SearchTerm.objects.bulk_create(
-            SearchTerm(party=party, term=term[:300]) for term in sorted(terms) if term
+            SearchTerm(party=party, term=term) for term in terms
         )
+
+
+def index_new_parties(
+    parties: Iterable[tuple[int, str, Iterable[tuple[str, str]]]],
+) -> int:
+    """Write the search keys of parties that have none yet, in one statement.
+
+    Each party is given as (id, display name, its (kind, value) contact
+    points); returns how many keys were written.
+    """
+    rows = [
+        (party_id, term)
+        for party_id, name, points in parties
+        for term in party_terms(name, points)
+    ]
+    return Inserter(SearchTerm, ("party", "term")).insert(rows)
+
+
+def party_terms(name: str, points: Iterable[tuple[str, str]]) -> list[str]:
+    """The sorted search keys of a party's name and contact points."""
+    terms = set(_name_terms(name))
+    for kind, value in points:
+        if kind == ContactKind.EMAIL:
+            terms.add(value)
+            terms.update(_name_terms(value.split("@")[0]))
+        elif kind == ContactKind.PHONE:
+            terms.update(_phone_terms(value))
+    return sorted({term[:300] for term in terms if term})
 
 
 def search_parties(user: User, query: str, limit: int = MAX_RESULTS) -> PartyQuerySet:

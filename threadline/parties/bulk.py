@@ -1,0 +1,355 @@
+"""Creating many parties at once: the batch form of create_party.
+
+Each party is validated as create_party validates it and gets the same
+contact points (normalised, the first of each kind primary), tags, "created"
+profile change and search keys; only the writing is batched, a few
+statements for the whole batch instead of a dozen per party.
+"""
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+
+from threadline.errors import InvalidInput
+from threadline.inserts import Inserter
+from threadline.parties.contact_points import normalise_email, normalise_phone
+from threadline.parties.models import ContactKind, ContactPoint, Party
+from threadline.parties.names import clean_line, display_name, fold
+from threadline.parties.services import (
+    _change_entry,
+    _tag,
+    _validated_fields,
+)
+from threadline.search.services import index_new_parties
+from threadline.timeline.actors import Actor
+from threadline.timeline.bulk import NewEvent, prepare_event, record_prepared
+from threadline.timeline.kinds import Kind
+
+logger = logging.getLogger(__name__)
+
+PARTY_COLUMNS = (
+    "public_id",
+    "kind",
+    "display_name",
+    "given_name",
+    "family_name",
+    "sort_name",
+    "stage",
+    "stage_changed_at",
+    "owner_changed_at",
+    "owner",
+    "preferred_channel",
+    "contact_hours",
+    "language",
+    "time_zone",
+    "consent",
+    "restricted",
+    "birthday",
+    "photo_type",
+    "archived_reason",
+    "source",
+    "external_id",
+    "created_at",
+    "updated_at",
+)
+POINT_COLUMNS = (
+    "public_id",
+    "party",
+    "kind",
+    "label",
+    "raw",
+    "value",
+    "extension",
+    "dialable",
+    "is_primary",
+    "is_service_site",
+    "created_at",
+    "updated_at",
+)
+
+
+@dataclass(frozen=True)
+class NewParty:
+    """One party to create, with the arguments create_party takes."""
+
+    display_name_text: str = ""
+    given_name: str = ""
+    family_name: str = ""
+    # Each contact point is its text, its text and a label such as "work",
+    # or a Normalised point read earlier through the same functions.
+    emails: Sequence["PointInput"] = ()
+    phones: Sequence["PointInput"] = ()
+    addresses: Sequence["PointInput"] = ()
+    tags: Sequence[str] = ()
+    source: str = ""
+    external_id: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A contact point as typed and as normalise_email or normalise_phone
+    made it, so that a caller who normalised it already does not pay twice."""
+
+    raw: str
+    value: str
+    label: str = ""
+    extension: str = ""
+    dialable: bool = True
+
+
+PointInput = str | tuple[str, str] | Normalised
+
+
+@dataclass
+class NewPoint:
+    """A contact point as _add_point stores it, not yet written."""
+
+    kind: str
+    raw: str
+    value: str
+    extension: str
+    dialable: bool
+    label: str
+    is_primary: bool
+    public_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    def ref(self) -> dict[str, Any]:
+        """The point as a profile change names it, like _point_ref."""
+        return {
+            "id": str(self.public_id),
+            "kind": self.kind,
+            "value": self.value,
+            "raw": self.raw,
+            "extension": self.extension,
+            "label": self.label,
+            "service_site": False,
+        }
+
+
+@dataclass
+class PreparedParty:
+    """A validated party and its contact points, not yet written."""
+
+    party: Party
+    points: list["NewPoint"]
+    tags: list[str]
+    changes: list[dict[str, Any]]
+
+
+def prepare_party(new: NewParty, now: dt.datetime | None = None) -> PreparedParty:
+    """Validate one party as create_party would; raise InvalidInput if not."""
+    name = display_name(new.given_name, new.family_name, new.display_name_text)
+    if not name:
+        raise InvalidInput("Give the customer a name.", field="display_name")
+    values = _validated_fields(dict(new.fields))
+    when = now or timezone.now()
+
+    party = Party(
+        display_name=name[:300],
+        given_name=clean_line(new.given_name)[:150],
+        family_name=clean_line(new.family_name)[:150],
+        sort_name=fold(name)[:300],
+        stage_changed_at=when,
+        source=new.source,
+        external_id=new.external_id,
+        created_at=when,
+        updated_at=when,
+        **values,
+    )
+    if party.owner_id:
+        party.owner_changed_at = when
+    changes: list[dict[str, Any]] = [
+        {"field": "display_name", "old": None, "new": name}
+    ]
+    changes += [_change_entry(key, None, value) for key, value in values.items()]
+    points = _points(new)
+    tags = [clean_line(tag).lower()[:50] for tag in new.tags]
+    return PreparedParty(party, points, [tag for tag in tags if tag], changes)
+
+
+def create_parties(actor: Actor, parties: Sequence[PreparedParty]) -> list[Party]:
+    """Create validated parties; a (source, external id) seen before returns
+    the party created first, as create_party does.
+
+    Returns the parties in the order given, with their primary keys.
+    """
+    actor.require_write()
+    existing = _existing(parties)
+    fresh: dict[tuple[str, str], Party] = {}
+    to_create: list[PreparedParty] = []
+    result: list[Party] = []
+    for prepared in parties:
+        party = prepared.party
+        key = (party.source, party.external_id)
+        if party.external_id and key in existing:
+            result.append(existing[key])
+            continue
+        if party.external_id and key in fresh:
+            result.append(fresh[key])
+            continue
+        if party.external_id:
+            fresh[key] = party
+        to_create.append(prepared)
+        result.append(party)
+
+    _insert_parties([prepared.party for prepared in to_create])
+    _insert_points(to_create, timezone.now())
+    _tag_parties(to_create)
+    _record_created(actor, to_create)
+    index_new_parties(
+        (
+            prepared.party.pk,
+            prepared.party.display_name,
+            [(point.kind, point.value) for point in prepared.points],
+        )
+        for prepared in to_create
+    )
+    logger.debug("Created %d parties in one batch", len(to_create))
+    return result
+
+
+def _points(new: NewParty) -> list[NewPoint]:
+    """The party's contact points as _add_point would store them."""
+    points: list[NewPoint] = []
+    seen: set[tuple[str, str, str]] = set()
+    for kind, entries in (
+        (ContactKind.EMAIL, new.emails),
+        (ContactKind.PHONE, new.phones),
+        (ContactKind.ADDRESS, new.addresses),
+    ):
+        for entry in entries:
+            point = _normalised(kind, entry)
+            if (kind, point.value[:500], point.extension) in seen:
+                continue
+            seen.add((kind, point.value[:500], point.extension))
+            points.append(
+                NewPoint(
+                    kind=kind,
+                    raw=point.raw.strip()[:500],
+                    value=point.value[:500],
+                    extension=point.extension,
+                    dialable=point.dialable,
+                    label=point.label.strip()[:50],
+                    is_primary=not any(known.kind == kind for known in points),
+                )
+            )
+    return points
+
+
+def _normalised(kind: str, entry: PointInput) -> Normalised:
+    if isinstance(entry, Normalised):
+        return entry
+    raw, label = (entry, "") if isinstance(entry, str) else entry
+    text = raw.strip()
+    if not text:
+        raise InvalidInput("The contact point is empty.", field="raw")
+    if kind == ContactKind.EMAIL:
+        return Normalised(text, normalise_email(text), label)
+    if kind == ContactKind.PHONE:
+        parts = normalise_phone(text)
+        return Normalised(text, parts.value, label, parts.extension, parts.dialable)
+    return Normalised(text, " ".join(text.split()), label)
+
+
+def _existing(parties: Sequence[PreparedParty]) -> dict[tuple[str, str], Party]:
+    keys = {
+        (prepared.party.source, prepared.party.external_id)
+        for prepared in parties
+        if prepared.party.external_id
+    }
+    found: dict[tuple[str, str], Party] = {}
+    for source in {source for source, _ in keys}:
+        wanted = [
+            external_id for key_source, external_id in keys if key_source == source
+        ]
+        for party in Party.objects.filter(source=source, external_id__in=wanted):
+            found[(source, party.external_id)] = party
+    return found
+
+
+def _insert_parties(parties: list[Party]) -> None:
+    if not parties:
+        return
+    Inserter(Party, PARTY_COLUMNS).insert(
+        tuple(getattr(party, _attribute(name)) for name in PARTY_COLUMNS)
+        for party in parties
+    )
+    ids = dict(
+        Party.objects.filter(
+            public_id__in=[party.public_id for party in parties]
+        ).values_list("public_id", "pk")
+    )
+    for party in parties:
+        party.pk = ids[party.public_id]
+        party._state.adding = False
+
+
+def _insert_points(parties: list[PreparedParty], now: dt.datetime) -> None:
+    Inserter(ContactPoint, POINT_COLUMNS).insert(
+        (
+            point.public_id,
+            prepared.party.pk,
+            point.kind,
+            point.label,
+            point.raw,
+            point.value,
+            point.extension,
+            point.dialable,
+            point.is_primary,
+            False,
+            now,
+            now,
+        )
+        for prepared in parties
+        for point in prepared.points
+    )
+
+
+def _tag_parties(parties: list[PreparedParty]) -> None:
+    names = {name for prepared in parties for name in prepared.tags}
+    tags = {name: tag for name in sorted(names) if (tag := _tag(name)) is not None}
+    through = Party.tags.through
+    rows = {
+        (prepared.party.pk, tags[name].pk)
+        for prepared in parties
+        for name in prepared.tags
+    }
+    Inserter(through, ("party", "tag")).insert(sorted(rows))
+    for prepared in parties:
+        prepared.changes += [{"field": "tag", "new": name} for name in prepared.tags]
+
+
+def _record_created(actor: Actor, parties: list[PreparedParty]) -> None:
+    events = []
+    for prepared in parties:
+        party = prepared.party
+        changes = prepared.changes[:1] + [
+            change for change in prepared.changes[1:] if change["field"] != "tag"
+        ]
+        changes += [
+            {"field": "contact_point", "new": point.ref()} for point in prepared.points
+        ]
+        changes += [change for change in prepared.changes if change["field"] == "tag"]
+        events.append(
+            prepare_event(
+                NewEvent(
+                    party,
+                    Kind.PROFILE_CHANGE,
+                    f"Created {party.get_kind_display().lower()} {party.display_name}",
+                    occurred_at=party.stage_changed_at,
+                    payload={"changes": changes},
+                )
+            )
+        )
+    record_prepared(actor, events)
+
+
+def _attribute(column: str) -> str:
+    """The model attribute holding a column's value: foreign keys by id."""
+    return f"{column}_id" if column in ("owner", "party") else column
