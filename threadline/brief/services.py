@@ -613,13 +613,15 @@ def _overdue_invoices(
 ) -> list[tuple[str, Decimal, str, dt.date]]:
     paid: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for (payload,) in _latest(events, Kind.PAYMENT):
+        if payload["amount"] is None:
+            continue
         key = (payload.get("reference", ""), payload["currency"])
         paid[key] += _decimal(payload["amount"])
 
     overdue = []
     for (payload,) in _latest(events, Kind.INVOICE):
         due = payload.get("due_on")
-        if not due:
+        if not due or payload["amount"] is None:
             continue
         due_on = dt.date.fromisoformat(due)
         key = (payload.get("reference", ""), payload["currency"])

@@ -88,14 +88,18 @@ class Payload(BaseModel):
 
 
 class Money(Payload):
-    amount: Decimal = Field(max_digits=14, decimal_places=2)
-    currency: str = Field(min_length=3, max_length=3)
+    # None only where the amount was never known: history imported from a
+    # system that logged "invoice paid" without the sum. Then so is currency.
+    amount: Decimal | None = Field(max_digits=14, decimal_places=2)
+    currency: str = Field(default="", max_length=3)
     reference: str = Field(default="", max_length=100)
 
     @field_validator("amount")
     @classmethod
-    def plain_amount(cls, value: Decimal) -> Decimal:
+    def plain_amount(cls, value: Decimal | None) -> Decimal | None:
         """1e5 is stored as 100000.00, never in scientific notation."""
+        if value is None:
+            return None
         if not value.is_finite():
             raise ValueError("give a number such as 450.00")
         return value.quantize(Decimal("0.01"))
@@ -104,9 +108,15 @@ class Money(Payload):
     @classmethod
     def known_currency(cls, value: str) -> str:
         code = value.upper()
-        if code not in CURRENCIES:
+        if code and code not in CURRENCIES:
             raise ValueError(f"{value!r} is not an ISO 4217 currency code")
         return code
+
+    @model_validator(mode="after")
+    def currency_with_amount(self) -> "Money":
+        if self.amount is not None and not self.currency:
+            raise ValueError("give the currency of the amount, such as EUR")
+        return self
 
 
 Direction = Literal["inbound", "outbound"]
