@@ -20,11 +20,19 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 from rapidfuzz import fuzz
 
 from threadline.accounts.models import User
 from threadline.errors import InvalidInput, ThreadlineError
+from threadline.parties.bulk import (
+    NewParty,
+    Normalised,
+    PreparedParty,
+    create_parties,
+    prepare_party,
+)
 from threadline.parties.duplicates import find_duplicates_of_run
 from threadline.parties.models import (
     ContactKind,
@@ -43,6 +51,7 @@ from threadline.parties.services import (
     set_tags,
     update_party,
 )
+from threadline.timeline.bulk import NewEvent, prepare_event, record_prepared
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.timeline.services import record_event
@@ -68,7 +77,13 @@ from threadline.transfer.runs import (
     running,
     start_run,
 )
-from threadline.transfer.writing import SkipRow, import_transaction, write_rows
+from threadline.transfer.writing import (
+    SkipRow,
+    import_transaction,
+    write_batches,
+    write_one,
+    write_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -216,6 +231,16 @@ def import_table(options: ImportOptions) -> ImportReport:
     """Import a CSV or XLSX file of contacts, or a file of the data set."""
     chosen = load_mapping(options.mapping) if options.mapping else None
     table = open_table(options.path, options.encoding)
+    if _holds_events(table, chosen):
+        from threadline.transfer.events import import_events
+
+        return import_events(
+            table,
+            chosen,
+            dry_run=options.dry_run,
+            progress=options.progress,
+            source=options.source,
+        )
     chosen = chosen or detect_mapping(table.header)
     if chosen is not None and chosen.dataset:
         return _import_dataset(
@@ -230,6 +255,15 @@ def import_table(options: ImportOptions) -> ImportReport:
     )
 
 
+def _holds_events(table: Table, mapping: Mapping | None) -> bool:
+    """Say whether the rows are interactions rather than contacts."""
+    from threadline.transfer.events import is_events_file, is_events_mapping
+
+    if mapping is not None:
+        return is_events_mapping(mapping)
+    return is_events_file(table.header, None)
+
+
 def import_dataset_folder(options: ImportOptions) -> ImportReport:
     chosen = load_mapping(options.mapping) if options.mapping else None
     return _import_dataset(options.path, chosen, options.dry_run, options.progress)
@@ -242,11 +276,13 @@ def import_contacts(
     dry_run: bool = False,
     progress: Progress | None = None,
     source: str = "",
+    bulk: bool = True,
 ) -> ImportReport:
     """Import the rows of a contacts table; return what was (or would be) done.
 
     `source` names the system the file came from; it defaults to the file's
-    name.
+    name. `bulk` writes new people a batch at a time; without it every row
+    goes through the services on its own. Both give the same record.
     """
     plan = plan_columns(table.header, mapping, table)
     report = _new_report(table, mapping, plan, dry_run)
@@ -261,7 +297,10 @@ def import_contacts(
         rows = (
             (line, build_contact(line, cells, plan)) for line, cells in table.rows()
         )
-        write_rows(_counted(rows, report), writer.write, report, shown)
+        if bulk:
+            write_batches(_counted(rows, report), writer, report, shown)
+        else:
+            write_rows(_counted(rows, report), writer.write, report, shown)
     shown.finish()
 
     logger.info(
@@ -283,23 +322,19 @@ class ContactWriter:
         self.actor = import_actor(file_name)
         self.organisations: dict[str, Party] = {}
         self.report = report
-        # What earlier runs wrote, read once: ids of this source, and rows
-        # keyed by their values from any file, whatever it was called.
-        self.party_keys = dict(
-            Party.objects.filter(source=self.source).values_list("external_id", "pk")
-        )
-        self.party_keys |= dict(
-            Party.objects.filter(
-                source__startswith="import:", external_id__startswith="row:"
-            ).values_list("external_id", "pk")
-        )
-        self.recorded = set(
-            Event.objects.filter(source=self.source).values_list(
-                "external_id", flat=True
+        # Rows keyed by their values match across every import, whatever the
+        # file was called: the sources those imports wrote under, read once.
+        self.import_sources = sorted(
+            set(
+                Party.objects.filter(source__startswith="import:")
+                .values_list("source", flat=True)
+                .distinct()
             )
+            | {self.source}
         )
 
-    def write(self, contact: Contact) -> None:
+    def write(self, contact: Contact) -> Party:
+        """Write one row's contact; return the party it describes."""
         if not contact.is_usable:
             reasons = ["no name, email, phone or company to import", *contact.warnings]
             raise SkipRow("; ".join(reasons))
@@ -319,17 +354,147 @@ class ContactWriter:
         self._import_record(party, contact)
         for warning in contact.warnings:
             self.report.problem(contact.line, warning, skipped=False)
+        return party
 
-    def _person(self, contact: Contact) -> Party:
-        known = self.party_keys.get(contact.key)
-        party = Party.objects.get(pk=known) if known else _matching_person(contact)
-        if known and party is not None and _clearly_different(party, contact):
+    def forget(self) -> None:
+        """Drop remembered organisations: their batch was rolled back."""
+        self.organisations.clear()
+
+    def write_batch(self, batch: list[tuple[int, Contact]]) -> None:
+        """Write a batch: new people in a few statements through the batch
+        services. A row that names a known party, a company or a person
+        already in the batch goes through write on its own, after the rows
+        before it, so the record is the one the per-row path makes."""
+        known = self._known_marks([contact for _, contact in batch])
+        pending: list[tuple[int, Contact]] = []
+        claimed: set[tuple[str, str]] = set()
+        for line, contact in batch:
+            marks = _marks(contact)
+            if _plain_new_person(contact) and not marks & (known | claimed):
+                pending.append((line, contact))
+                claimed |= marks
+                continue
+            self._create_people(pending)
+            # What these rows wrote is now known; nothing else changed.
+            known |= claimed | marks
+            pending, claimed = [], set()
+            write_one(line, contact, self.write, self.report)
+        self._create_people(pending)
+
+    def _known_marks(self, contacts: list[Contact]) -> set[tuple[str, str]]:
+        """The keys, emails and phones of the batch that the record knows."""
+        ids = [c.key for c in contacts if c.key.startswith("id:")]
+        hashes = [c.key for c in contacts if c.key.startswith("row:")]
+        keyed = Party.objects.filter(
+            Q(source=self.source, external_id__in=ids)
+            | Q(source__in=self.import_sources, external_id__in=hashes)
+        )
+        known = {("key", key) for key in keyed.values_list("external_id", flat=True)}
+        for kind, values in (
+            (ContactKind.EMAIL, {p.value for c in contacts for p in c.emails}),
+            (ContactKind.PHONE, {p.value for c in contacts for p in c.phones}),
+        ):
+            points = _people_with(kind, list(values)).values_list("value", flat=True)
+            known |= {(kind, value) for value in points}
+        return known
+
+    def _create_people(self, rows: list[tuple[int, Contact]]) -> None:
+        if not rows:
+            return
+        now = timezone.now()
+        prepared: list[tuple[int, Contact, PreparedParty | str]] = []
+        for line, contact in rows:
+            try:
+                prepared.append(
+                    (
+                        line,
+                        contact,
+                        prepare_party(_new_party(contact, self.source), now),
+                    )
+                )
+            except InvalidInput as error:
+                prepared.append((line, contact, error.message.rstrip(".")))
+
+        valid = [item for item in prepared if not isinstance(item[2], str)]
+        parties = create_parties(
+            self.actor, [party for _, _, party in valid if not isinstance(party, str)]
+        )
+        nouns, events = [], []
+        for (line, contact, _), party in zip(valid, parties, strict=True):
+            for noun, event in self._row_events(line, contact, party):
+                nouns.append(noun)
+                events.append(prepare_event(event))
+        for noun, created in zip(
+            nouns, record_prepared(self.actor, events), strict=True
+        ):
+            self._count(noun, created)
+
+        for line, contact, outcome in prepared:
+            if isinstance(outcome, str):
+                self.report.problem(line, outcome, skipped=True)
+                continue
+            self._count("person")
+            self._count("contact point", len(outcome.points))
+            self.report.rows_used += 1
+            for warning in contact.warnings:
+                self.report.problem(line, warning, skipped=False)
+
+    def _row_events(
+        self, line: int, contact: Contact, party: Party
+    ) -> list[tuple[str, NewEvent]]:
+        """The note and import record write() adds to a new person."""
+        events = []
+        if contact.notes:
+            events.append(
+                (
+                    "note",
+                    NewEvent(
+                        party,
+                        Kind.NOTE,
+                        _note_summary(contact.notes),
+                        source=self.source,
+                        external_id=f"{contact.key}:note",
+                        body=contact.notes,
+                    ),
+                )
+            )
+        events.append(
+            (
+                "import record",
+                NewEvent(
+                    party,
+                    Kind.IMPORT,
+                    f"Imported from {self.file_name}, line {line}",
+                    source=self.source,
+                    external_id=f"{contact.key}:import",
+                    payload={"file": self.file_name, "row": line},
+                ),
+            )
+        )
+        return events
+
+    def find_person(self, contact: Contact) -> Party | None:
+        """The person a row describes: by its key from an earlier run, else
+        by email, else by phone and name. Raises SkipRow for a key that was
+        imported before as someone clearly different."""
+        known = self._known(contact.key)
+        party = known or _matching_person(contact)
+        if known is not None and _clearly_different(known, contact):
             raise SkipRow(
                 f"conflict: {contact.key.removeprefix('id:')!r} was imported "
-                f"before as {party.display_name!r}, not "
+                f"before as {known.display_name!r}, not "
                 f"{contact.person_name!r}; if this file comes from another "
                 "system, import it with --source NAME"
             )
+        return party
+
+    def _known(self, key: str) -> Party | None:
+        sources = self.import_sources if key.startswith("row:") else [self.source]
+        keyed = Party.objects.filter(source__in=sources, external_id=key)
+        return keyed.order_by("id").first()
+
+    def _person(self, contact: Contact) -> Party:
+        party = self.find_person(contact)
         if party is not None:
             self._add_missing(party, contact)
             return party
@@ -353,7 +518,6 @@ class ContactWriter:
             external_id=contact.key,
             **stage,
         )
-        self.party_keys[contact.key] = party.pk
         self._count("person")
         self._count("contact point", sum(len(found) for found in points.values()))
         return party
@@ -464,8 +628,6 @@ class ContactWriter:
         external_id: str,
         **fields: Any,
     ) -> None:
-        if external_id in self.recorded:
-            return
         _, created = record_event(
             party,
             kind,
@@ -475,7 +637,6 @@ class ContactWriter:
             external_id=external_id,
             **fields,
         )
-        self.recorded.add(external_id)
         self._count(noun, created)
 
     def _count(self, kind: str, number: int = 1) -> None:
@@ -580,6 +741,46 @@ def _counted(
         yield line, contact
 
 
+def _plain_new_person(contact: Contact) -> bool:
+    """A person with no company or photo: what the batch path creates."""
+    return contact.is_person and not contact.company and not contact.photo
+
+
+def _marks(contact: Contact) -> set[tuple[str, str]]:
+    """What could tie a row to a party: its key, emails and phones."""
+    marks = {("key", contact.key)}
+    marks |= {(ContactKind.EMAIL, point.value) for point in contact.emails}
+    marks |= {(ContactKind.PHONE, point.value) for point in contact.phones}
+    return marks
+
+
+def _new_party(contact: Contact, source: str) -> NewParty:
+    """The party write() would create for a new person, for the batch path."""
+    points = _distinct(contact)
+    fields: dict[str, Any] = {"stage": contact.stage} if contact.stage else {}
+    if contact.birthday:
+        fields["birthday"] = contact.birthday
+    return NewParty(
+        display_name_text=contact.person_name or _fallback_name(contact),
+        given_name=contact.given_name,
+        family_name=contact.family_name,
+        emails=[_normalised(point) for point in points[ContactKind.EMAIL]],
+        phones=[_normalised(point) for point in points[ContactKind.PHONE]],
+        addresses=[(point.raw, point.label) for point in points[ContactKind.ADDRESS]],
+        tags=contact.tags,
+        source=source,
+        external_id=contact.key,
+        fields=fields,
+    )
+
+
+def _normalised(point: Point) -> Normalised:
+    """A point the contact read normalised already, as the batch path takes it."""
+    return Normalised(
+        point.raw, point.value, point.label, point.extension, point.dialable
+    )
+
+
 def _matching_person(contact: Contact) -> Party | None:
     """Find the person a row describes by email, else by phone and name."""
     emails = [point.value for point in contact.emails]
@@ -589,7 +790,7 @@ def _matching_person(contact: Contact) -> Party | None:
 
     phones = [point.value for point in contact.phones if point.dialable]
     for point in _people_with(ContactKind.PHONE, phones):
-        if _same_person(point.party, contact):
+        if same_person(point.party, contact):
             return point.party
     return None
 
@@ -606,7 +807,7 @@ def _people_with(kind: str, values: list[str]) -> QuerySet[ContactPoint]:
     )
 
 
-def _same_person(party: Party, contact: Contact) -> bool:
+def same_person(party: Party, contact: Contact) -> bool:
     """A shared phone is the same person only if the names agree: households
     and offices share numbers."""
     name = fold(contact.person_name)
@@ -626,7 +827,7 @@ def _clearly_different(party: Party, contact: Contact) -> bool:
     them one person; so does a spelling close enough to be a typo.
     """
     name = fold(contact.person_name)
-    if not name or not party.sort_name or _same_person(party, contact):
+    if not name or not party.sort_name or same_person(party, contact):
         return False
     points = [point.value for point in (*contact.emails, *contact.phones)]
     if party.contact_points.filter(value__in=points).exists():

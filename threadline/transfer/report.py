@@ -15,6 +15,13 @@ NOUNS = {
     "relationship": ("works-at relationship", "works-at relationships"),
     "note": ("note", "notes"),
     "import record": ("import record", "import records"),
+    # Interactions from a file of events, by their kind.
+    "call": ("call", "calls"),
+    "message": ("message", "messages"),
+    "meeting": ("meeting", "meetings"),
+    "invoice": ("invoice", "invoices"),
+    "payment": ("payment", "payments"),
+    "visit": ("visit", "visits"),
     "user": ("staff user", "staff users"),
     "thread": ("deal thread", "deal threads"),
     "quote": ("quote", "quotes"),

@@ -5,6 +5,10 @@ before and after it still import. A real run commits every BATCH_ROWS rows,
 so other writers queue only briefly behind a long import, and a run that is
 killed leaves whole rows that a second run finds by their keys.
 
+The batch path writes BULK_ROWS rows at a time through the services' batch
+functions. A batch that fails as a whole is rolled back and written again
+row by row, so a bad row is reported alone, as on the per-row path.
+
 A dry run on SQLite runs the same code against a copy of the database that
 is thrown away, so it takes no write lock on the real one and counts exactly
 what a real run would create.
@@ -13,13 +17,14 @@ what a real run would create.
 import logging
 import sqlite3
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 from threadline.errors import ThreadlineError
 from threadline.transfer.progress import Progress
@@ -29,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 # About a second of writing on SQLite: the longest another writer waits.
 BATCH_ROWS = 200
+# The batch path writes this many rows in about the same second.
+BULK_ROWS = 1000
 Row = TypeVar("Row")
 
 
@@ -93,7 +100,7 @@ def _copy_sqlite(source: sqlite3.Connection, path: Path) -> None:
 
 def write_rows(
     rows: Iterable[tuple[int, Row]],
-    write: Callable[[Row], None],
+    write: Callable[[Row], object],
     report: ImportReport,
     progress: Progress,
     *,
@@ -104,17 +111,74 @@ def write_rows(
     while batch := list(islice(iterator, BATCH_ROWS)):
         with transaction.atomic():
             for line, row in batch:
-                _write_one(line, row, write, report, file)
+                write_one(line, row, write, report, file)
                 progress.advance()
 
 
-def _write_one(
+class BatchWriter(Protocol[Row]):
+    """Writes rows one at a time or a batch at once, with the same result."""
+
+    def write(self, row: Row) -> Any: ...
+
+    def write_batch(self, batch: list[tuple[int, Row]]) -> None: ...
+
+    def forget(self) -> None:
+        """Drop what the writer remembers of a batch that was rolled back."""
+
+
+def write_batches(
+    rows: Iterable[tuple[int, Row]],
+    writer: BatchWriter[Row],
+    report: ImportReport,
+    progress: Progress,
+    *,
+    file: str = "",
+    size: int | None = None,
+) -> None:
+    """Write (line, row) pairs a batch at a time, committing each batch.
+
+    The writer reports the rows it refuses itself. A batch that fails as a
+    whole (a constraint, a refused actor) is rolled back, its report undone,
+    and written again row by row with one savepoint each.
+    """
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size or BULK_ROWS)):
+        with transaction.atomic():
+            if not _write_batch(batch, writer, report):
+                for line, row in batch:
+                    write_one(line, row, writer.write, report, file)
+        progress.advance(len(batch))
+
+
+def _write_batch(
+    batch: list[tuple[int, Row]], writer: BatchWriter[Row], report: ImportReport
+) -> bool:
+    rows_used, created = report.rows_used, Counter(report.created)
+    problems = len(report.problems)
+    try:
+        with transaction.atomic():
+            writer.write_batch(batch)
+    except (DatabaseError, ThreadlineError) as error:
+        logger.warning(
+            "A batch from line %d failed as a whole (%s); writing it row by row",
+            batch[0][0],
+            error,
+        )
+        report.rows_used, report.created = rows_used, created
+        del report.problems[problems:]
+        writer.forget()
+        return False
+    return True
+
+
+def write_one(
     line: int,
     row: Row,
-    write: Callable[[Row], None],
+    write: Callable[[Row], object],
     report: ImportReport,
-    file: str,
+    file: str = "",
 ) -> None:
+    """Write one row in its own savepoint; report it if it is refused."""
     try:
         with transaction.atomic():
             write(row)
