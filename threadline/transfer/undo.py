@@ -12,6 +12,9 @@ it, as an actor labelled "undo of import #N":
 - parties it created are archived, unless someone has since recorded
   something of their own on them: those are kept and reported.
 
+Its "imported from" records stay, as history. Staff users a data set import
+added are left as they are: they were created unable to sign in.
+
 Each step first checks whether it is already reversed, so an undo that was
 interrupted runs again and finishes the rest without doubling anything. An
 undo claims its run by setting `undone_at`; the run becomes "undone" at the
@@ -200,6 +203,8 @@ class _Plan:
     @classmethod
     def read(cls, run: ImportRun) -> "_Plan":
         plan = cls()
+        # Events have no index on actor_label, so this reads the events table
+        # once per undo; until the timeline app indexes it, undo stays rare.
         events = (
             Event.objects.filter(actor_label=run.actor_label)
             .only("id", "party_id", "thread_id", "kind", "payload")
