@@ -359,3 +359,17 @@ def test_google_calendar_zone_names_the_zone_of_utc_times(tmp_path):
     [booking] = bookings()
     assert booking.scheduled_for == dt.datetime(2025, 7, 10, 8, tzinfo=dt.UTC)
     assert booking.occurred_tz == "Europe/Paris"
+
+
+def test_an_event_outside_what_bookings_may_hold_is_reported(tmp_path):
+    path = calendar(
+        tmp_path,
+        event("old", ":18500610T090000Z", "ATTENDEE:mailto:ann@example.com"),
+    )
+
+    report = import_path(path)
+
+    assert not bookings()
+    [problem] = report.problems
+    assert problem.skipped
+    assert "it takes place before 1900" in problem.message

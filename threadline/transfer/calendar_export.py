@@ -64,6 +64,8 @@ def feed_items(user: User, now: dt.datetime | None = None) -> CalendarItems:
     """A user's calendar feed: their open follow-ups and the bookings on
     every party they may see, from FEED_PAST ago to FEED_AHEAD ahead."""
     moment = now or timezone.now()
+    # Follow-ups share the window: one overdue by more than FEED_PAST drops
+    # out of the calendar (Today still lists it).
     start, end = moment - FEED_PAST, moment + FEED_AHEAD
     visible = Exists(Party.objects.visible_to(user).filter(pk=OuterRef("party_id")))
     bookings = _bookings(

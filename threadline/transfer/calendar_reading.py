@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # A daily booking for a year: a longer series is cut there, and the cut is
 # reported, so one endless rule cannot flood a timeline or stall an import.
+# Shortcoming: counting from DTSTART, a series begun years ago may be cut
+# before today; kept so re-imports see the same window, until one is asked for.
 SERIES_LIMIT = 366
 # Attendees that are places or equipment, not people to book.
 NOT_PEOPLE = frozenset({"ROOM", "RESOURCE"})
@@ -125,6 +127,8 @@ class CalendarEvent:
         text = f"{first.get('DTSTART', '')!r}{first.get('SUMMARY', '')}"
         return "nouid-" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
+    # Shortcoming: an event that gains an RRULE after an import is keyed anew,
+    # so its first occurrence is booked twice, until keys bridge the change.
     @property
     def is_series(self) -> bool:
         return any(
@@ -173,7 +177,7 @@ class CalendarEvent:
             )
         occurrence = self._occurrence(latest, "")
         if not _in_window(occurrence, _horizon()):
-            notes.append(_outside_window())
+            notes.append(f"it takes place {_outside_window()}")
             return Expansion([], notes)
         return Expansion([occurrence], notes)
 
@@ -198,7 +202,10 @@ class CalendarEvent:
         occurrences, cut = ordered[:limit], len(ordered) > limit
         notes = []
         if outside:
-            notes.append(f"{len(outside)} of its occurrences: {_outside_window()}")
+            notes.append(
+                f"{len(outside)} of its occurrences were left out: they take "
+                f"place {_outside_window()}"
+            )
         if cut:
             notes.append(
                 f"the series goes on past {limit} occurrences; those up to "
@@ -262,7 +269,11 @@ class CalendarEvent:
         )
 
     def _days(self, start: dt.date, end: dt.date) -> dict[str, Any]:
-        """An all-day event's dates: DTEND is the first day it no longer holds."""
+        """An all-day event's dates: DTEND is the first day it no longer holds.
+
+        Its start is midnight in the business's zone, which is where Today
+        lists it: at 00:00, on its first day only (Today reads one time).
+        """
         stop = end if end > start else start + dt.timedelta(days=1)
         zone = self.floating_zone
         return {
@@ -479,8 +490,8 @@ def _in_window(occurrence: Occurrence, horizon: dt.datetime) -> bool:
 def _outside_window() -> str:
     years = PLAN_AHEAD.days // 365
     return (
-        f"it takes place before {EARLIEST_YEAR} or more than {years} years "
-        "ahead, outside what bookings may hold"
+        f"before {EARLIEST_YEAR} or more than {years} years ahead, outside "
+        "what bookings may hold"
     )
 
 

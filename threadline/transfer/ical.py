@@ -106,6 +106,8 @@ class BookingWriter:
         invitees, notes = event.invitees()
         customers = [person for person in invitees if person.email not in self.staff]
         if not customers:
+            # Shortcoming: an event is on a party's timeline, so a closure or a
+            # team meeting cannot be stored until bookings may have no party.
             raise SkipRow(f"{event.position}: {_no_customer(invitees, notes)}")
         try:
             expansion = event.expand()
@@ -239,6 +241,8 @@ class _EventBooking:
         self.counts["booking"] += created
 
     def _correct(self, known: Event, occurrence: Occurrence) -> None:
+        # The calendar wins: a change staff made to the booking is corrected
+        # back when the calendar says otherwise, as a new visible version.
         current = _current(known)
         if current is None or _same(current, occurrence):
             return
