@@ -86,7 +86,7 @@ def _physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
     start = stream.read(4)
     if start[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         # UTF-16 files are small phone exports; read whole, then as UTF-8.
-        text = (start + stream.read()).decode("utf-16")
+        text = (start + stream.read()).decode("utf-16", "replace")
         lines: Iterable[bytes] = (
             line.encode("utf-8") for line in text.splitlines(keepends=True)
         )
