@@ -69,6 +69,7 @@ def test_excel_serials_count_from_1900_with_its_phantom_leap_day(serial, expecte
     [
         ("60", "29 February 1900, a day that did not exist"),
         ("1985", "only a year"),
+        ("--03-12", "no year"),
         ("31/02/1985", "not a date"),
         ("12/25/1985", "reads only as month/day/year"),
         ("12 Foo 1985", "'Foo' is not a month"),

@@ -36,6 +36,8 @@ DAY_MONTH_NAME = re.compile(r"(\d{1,2})\.?[\s\-/]*([^\W\d_]+)\.?[\s\-/,]*(\d{4}|
 MONTH_NAME_DAY = re.compile(r"([^\W\d_]+)\.?\s*(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})")
 # A number in a date column is a date as Excel counts them.
 SERIAL = re.compile(r"\d{3,7}(?:\.\d+)?|\d{1,2}")
+# vCard and Google write a birthday without its year as --MM-DD.
+NO_YEAR = re.compile(r"--(\d{2})-?(\d{2})")
 # Outlook writes 0/0/00 for a contact without a birthday.
 NO_DATE = re.compile(r"0{1,2}([/.\-])0{1,2}\1(?:0{2}|0{4})")
 EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -255,6 +257,10 @@ def _month_name_day(match: re.Match[str], order: str, today: dt.date) -> dt.date
     return _date(match.group(0), int(match.group(3)), month, int(match.group(2)))
 
 
+def _no_year(match: re.Match[str], order: str, today: dt.date) -> dt.date:
+    raise DateProblem(f"{match.group(0)!r} has a day and month but no year")
+
+
 def _serial(match: re.Match[str], order: str, today: dt.date) -> dt.date:
     text = match.group(0)
     number = int(float(text))
@@ -272,6 +278,7 @@ def _serial(match: re.Match[str], order: str, today: dt.date) -> dt.date:
 
 _READERS = (
     (ISO, _iso),
+    (NO_YEAR, _no_year),
     (YEAR_FIRST, _year_first),
     (NUMERIC, _numeric),
     (SERIAL, _serial),
