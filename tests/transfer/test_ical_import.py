@@ -373,3 +373,21 @@ def test_an_event_outside_what_bookings_may_hold_is_reported(tmp_path):
     [problem] = report.problems
     assert problem.skipped
     assert "it takes place before 1900" in problem.message
+
+
+def test_an_event_that_becomes_a_series_keeps_its_first_booking(tmp_path):
+    single = event(
+        "lessons",
+        ";TZID=Europe/London:20250602T100000",
+        "SUMMARY:Piano lesson",
+        "ATTENDEE:mailto:ann@example.com",
+    )
+    import_path(calendar(tmp_path, single))
+    first = bookings()[0]
+
+    series = single.replace("SUMMARY:", "RRULE:FREQ=WEEKLY;COUNT=3\r\nSUMMARY:")
+    import_path(calendar(tmp_path, series, name="diary2.ics"))
+
+    shown = bookings()
+    assert len(shown) == 3
+    assert shown[0].pk == first.pk

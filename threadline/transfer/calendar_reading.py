@@ -127,8 +127,6 @@ class CalendarEvent:
         text = f"{first.get('DTSTART', '')!r}{first.get('SUMMARY', '')}"
         return "nouid-" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
-    # Shortcoming: an event that gains an RRULE after an import is keyed anew,
-    # so its first occurrence is booked twice, until keys bridge the change.
     @property
     def is_series(self) -> bool:
         return any(

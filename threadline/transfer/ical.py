@@ -259,7 +259,18 @@ class _EventBooking:
             self.counts["booking change"] += 1
 
     def _key(self, occurrence: Occurrence, person: Attendee) -> str:
-        return f"{self.prefix}{occurrence.recurrence}|{_key_part(person.email)}"
+        """The occurrence's booking key; for an event that became a series
+        (or a series cut back to one event), the key of the booking made
+        for the same start under the other form."""
+        email = "|" + _key_part(person.email)
+        key = f"{self.prefix}{occurrence.recurrence}{email}"
+        if key in self.known:
+            return key
+        for other, known in self.known.items():
+            same_start = known.scheduled_for == occurrence.starts_at
+            if other.endswith(email) and other not in self.booked and same_start:
+                return other
+        return key
 
 
 def _current(event: Event) -> Event | None:
@@ -298,9 +309,8 @@ def _no_customer(invitees: list[Attendee], notes: list[str]) -> str:
     else:
         reason = "it lists no attendees, and its organizer is not a customer"
     return (
-        f"no customer to book it for ({reason}); a booking needs a customer's "
-        "timeline, so add the customer as an attendee in the calendar, or log "
-        "the booking on the customer's page"
+        f"no customer to book it for ({reason}). Add the customer as an "
+        "attendee in the calendar, or log the booking on the customer's page"
     )
 
 
