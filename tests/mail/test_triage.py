@@ -11,7 +11,7 @@ from django.urls import reverse
 from tests.mail.conftest import DATA, build_message
 from threadline.accounts.models import User
 from threadline.mail.models import HeldMessage, SenderStatus, UnknownSender
-from threadline.mail.services import add_sender_as_new_party
+from threadline.mail.services import add_sender_as_new_party, add_sender_to_party
 from threadline.parties.models import Party
 from threadline.parties.services import restrict_party
 from threadline.timeline.actors import Actor
@@ -175,3 +175,21 @@ def test_outbound_mail_to_an_unknown_address_is_held_as_ours(tmp_path: Path, sta
     assert party.display_name == "New Person"
     assert event.direction == "outbound"
     assert event.occurred_at == dt.datetime(2025, 3, 4, 9, 30, tzinfo=dt.UTC)
+
+
+def test_a_customer_gets_a_message_once_whichever_address_it_reached(
+    tmp_path: Path, staff, make_party
+):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    (tmp_path / "both.eml").write_bytes(
+        build_message(
+            sender="sales@example.com",
+            to="jane@example.net, Jane Home <jane@home.example.org>",
+        )
+    )
+    import_path(tmp_path / "both.eml")
+    sender = UnknownSender.objects.get(address="jane@home.example.org")
+
+    add_sender_to_party(sender, jane, Actor.for_user(staff))
+
+    assert Event.objects.filter(party=jane, kind=Kind.MESSAGE).count() == 1

@@ -113,7 +113,9 @@ def record_held_messages(sender: UnknownSender, party: Party, actor: Actor) -> i
     held = list(sender.messages.all())
     for item in held:
         message = ParsedMessage.from_json(item.message)
-        if party.pk in _parties_with_message(message, [Address(sender.address)]):
+        # The customer may have it already under another of their addresses.
+        addresses = _unique([message.sender, *message.to, *message.cc])
+        if party.pk in _parties_with_message(message, addresses):
             continue
         direction = _direction(message, own)
         _record_on(party, message, sender.address, direction, actor, outcome)
