@@ -286,3 +286,20 @@ def test_an_unknown_encoding_is_refused_before_anything_is_written(tmp_path: Pat
         import_path(path, encoding="klingon")
 
     assert Party.objects.count() == 0
+
+
+def test_properties_not_imported_are_listed_and_a_lone_title_is_reported(
+    tmp_path: Path,
+):
+    card = (
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Lena Park\nNICKNAME:Len\nTITLE:Surveyor\n"
+        "URL:https://lena.example\nEND:VCARD\n"
+    )
+
+    report = import_path(write_cards(tmp_path, card))
+
+    assert report.ignored_columns == ["NICKNAME", "URL"]
+    [problem] = report.problems
+    assert problem.message == (
+        "card 1: job title 'Surveyor' without an organisation was left out"
+    )

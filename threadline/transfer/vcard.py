@@ -72,6 +72,31 @@ NO_YEAR = re.compile(r"^--(\d{2})-?(\d{2})$")
 # Apple writes this year for a birthday saved without one.
 APPLE_NO_YEAR = "1604"
 HASHED_OUT = frozenset({"REV", "PRODID", "X-THUNDERBIRD-ETAG"})
+# Properties a card is read for; the others are listed as not imported.
+READ_PROPERTIES = frozenset(
+    [
+        "version",
+        "prodid",
+        "rev",
+        "uid",
+        "n",
+        "fn",
+        "org",
+        "title",
+        "role",
+        "email",
+        "tel",
+        "adr",
+        "categories",
+        "bday",
+        "note",
+        "photo",
+        "kind",
+        "x-abshowas",
+        "x-ablabel",
+    ]
+)
+MAX_UNREAD_LISTED = 40
 
 Warn = Callable[[str], None]
 
@@ -138,6 +163,7 @@ class ReadCard:
     contact: Contact | None = None
     error: str = ""
     organisation_emails: list[Point] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
 
 
 def _contacts(
@@ -152,7 +178,18 @@ def _contacts(
             )
             continue
         report.rows += 1
-        yield item.line, _read(item)
+        read = _read(item)
+        _note_unread(read, report)
+        yield item.line, read
+
+
+def _note_unread(read: ReadCard, report: ImportReport) -> None:
+    """List the properties no card was read for, as CSV lists its columns."""
+    for name in read.unread:
+        if name not in report.ignored_columns:
+            if len(report.ignored_columns) >= MAX_UNREAD_LISTED:
+                return
+            report.ignored_columns.append(name)
 
 
 def _read(raw: RawCard) -> ReadCard:
@@ -169,6 +206,9 @@ def _read(raw: RawCard) -> ReadCard:
     contact = card_contact(card, raw)
     contact.warnings[:0] = left_out
     read = ReadCard(raw, contact)
+    read.unread = sorted(
+        name.upper() for name in card.contents if name not in READ_PROPERTIES
+    )
     if contact.company and not contact.person_name:
         read.organisation_emails, contact.emails = contact.emails, []
     return read
@@ -320,6 +360,11 @@ def _read_organisation(contact: Contact, card: Component) -> None:
         contact.role = department
     if contact.company and _describes_organisation(contact, card):
         contact.given_name = contact.family_name = contact.full_name = ""
+    if title and not contact.company:
+        # The role lives on the works-at link, which needs an organisation.
+        contact.warnings.append(
+            f"job title {title!r} without an organisation was left out"
+        )
 
 
 def _describes_organisation(contact: Contact, card: Component) -> bool:
