@@ -123,6 +123,28 @@ def test_replies_share_the_thread_by_their_headers(make_party, tmp_path):
     assert first_event.thread.title == "Leaking tap"
 
 
+def test_a_reply_imported_before_its_parent_shares_its_thread(make_party, tmp_path):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    parent = build_message(message_id="<a@example.net>", subject="Leaking tap")
+    reply = build_message(
+        sender="sales@example.com",
+        to="jane@example.net",
+        subject="Re: Leaking tap",
+        message_id="<b@example.com>",
+        extra="In-Reply-To: <a@example.net>",
+    )
+    box = b"".join(
+        b"From x Tue Mar  4 09:30:00 2025\n" + message.replace(b"\r\n", b"\n")
+        for message in (reply, parent)
+    )
+    (tmp_path / "box.mbox").write_bytes(box)
+
+    import_path(tmp_path / "box.mbox")
+
+    first, second = _messages(jane)
+    assert first.thread == second.thread
+
+
 def test_subject_joins_a_thread_only_without_reply_headers(make_party, tmp_path):
     jane = make_party("Jane Example", emails=["jane@example.net"])
     (tmp_path / "a.eml").write_bytes(

@@ -121,6 +121,9 @@ class MessageLink(models.Model):
     """
 
     message_key = models.CharField(max_length=300, db_index=True)
+    # The message this one answers (In-Reply-To), so a parent that arrives
+    # after its reply (mbox exports are not always in order) finds it.
+    reply_to_key = models.CharField(max_length=300, blank=True, db_index=True)
     subject_key = models.CharField(max_length=300, blank=True, db_index=True)
     thread = models.ForeignKey(
         "threads.Thread", on_delete=models.CASCADE, related_name="+"

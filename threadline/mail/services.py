@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from threadline import config
@@ -188,6 +189,8 @@ def _counterparts(
 ) -> list[Address]:
     """Who the business wrote to, or who wrote to it: the addresses an
     unknown one of which is worth asking about."""
+    # Unknown addresses copied in on mail we receive are not held: mailing
+    # lists and colleagues would flood triage. Until triage can mute a domain.
     if direction == "outbound":
         recipients = _unique([*message.to, *message.cc])
         return [item for item in recipients if item.address not in own]
@@ -252,7 +255,10 @@ def _record_on(
     MessageLink.objects.get_or_create(
         message_key=message.key[:300],
         thread=thread,
-        defaults={"subject_key": message.subject_key},
+        defaults={
+            "subject_key": message.subject_key,
+            "reply_to_key": message.in_reply_to[0][:300] if message.in_reply_to else "",
+        },
     )
     if created:
         outcome.events += 1
@@ -272,14 +278,18 @@ def _thread(
     are both called "Invoice" never share a thread.
     """
     links = MessageLink.objects.filter(thread__party=party).select_related("thread")
-    keys = [message.key, *message.thread_keys]
-    link = links.filter(message_key__in=[key[:300] for key in keys]).first()
+    keys = [key[:300] for key in (message.key, *message.thread_keys)]
+    link = links.filter(
+        Q(message_key__in=keys) | Q(reply_to_key=message.key[:300])
+    ).first()
     if link is None and not message.thread_keys and message.is_reply:
         link = links.filter(subject_key=message.subject_key).first()
     if link is not None:
         return link.thread
 
     outcome.threads += 1
+    # A mail thread stays open: a status per message would add a thread
+    # change per email. Until a status can follow messages without one.
     return open_thread(
         party,
         actor,
@@ -324,6 +334,8 @@ def _hold(
     if sender.status == SenderStatus.ADDED:
         sender.status = SenderStatus.WAITING
 
+    # Undoing the import that held a message leaves it here: undo reads only
+    # events. Until undo also clears held mail by the run's origin.
     _, kept = HeldMessage.objects.get_or_create(
         sender=sender,
         key=message.key[:300],
