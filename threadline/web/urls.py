@@ -1,6 +1,7 @@
 from django.urls import path
 
 import threadline.web.calendar_views as calendar_views
+import threadline.web.duplicates_views as duplicates_views
 import threadline.web.privacy_views as privacy_views
 from threadline.mail import views as mail_views
 from threadline.web import exports, imports_views, party_access, settings_views, views
@@ -15,6 +16,20 @@ urlpatterns = [
     path("customers/", views.customers, name="customers"),
     path("customers/new/", views.party_new, name="party_new"),
     path("customers/pick/", views.party_pick, name="party_pick"),
+    path("duplicates/", duplicates_views.duplicates, name="duplicates"),
+    path(
+        "duplicates/<uuid:public_id>/merge/",
+        duplicates_views.duplicate_merge,
+        name="duplicate_merge",
+    ),
+    path(
+        "duplicates/<uuid:public_id>/not-duplicates/",
+        duplicates_views.duplicate_dismiss,
+        name="duplicate_dismiss",
+    ),
+    path(
+        "merges/<uuid:event_id>/undo/", duplicates_views.merge_undo, name="merge_undo"
+    ),
     path(PARTY, views.party_detail, name="party"),
     path(PARTY + "edit/", views.party_edit, name="party_edit"),
     path(PARTY + "access/", party_access.party_access, name="party_access"),

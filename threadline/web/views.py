@@ -62,6 +62,7 @@ from threadline.timeline.services import (
     record_event,
     redact_event,
 )
+from threadline.web.duplicates_views import survivor_redirect
 from threadline.web.errors import add_service_error, staff_view
 from threadline.web.forms import (
     ContactPointForm,
@@ -140,7 +141,11 @@ def party_new(request: StaffRequest) -> HttpResponse:
 
 @staff_view
 def party_detail(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
-    party = party_for_read(request.user, public_id)
+    try:
+        party = party_for_read(request.user, public_id)
+    except NotFound:
+        # A merged customer's old address leads to the one it became part of.
+        return survivor_redirect(request, public_id)
     context = _timeline_context(request, party)
 
     if request.htmx and request.htmx.target == "timeline-more":
