@@ -2,6 +2,7 @@
 that person may see; and the party page's calendar download."""
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 
 import icalendar
@@ -154,3 +155,16 @@ def test_feed_reads_the_same_few_queries_however_much_is_booked(
 
     assert len(summaries(response)) == 12
     assert len(many) == len(few) <= 4
+
+
+def test_a_refused_feed_address_stays_out_of_the_warning_log(
+    client: Client, staff: User, caplog
+) -> None:
+    old = issue_calendar_token(staff)
+    issue_calendar_token(staff)
+
+    with caplog.at_level(logging.INFO):
+        response = client.get(feed_url(old))
+
+    assert response.status_code == 404
+    assert old not in caplog.text

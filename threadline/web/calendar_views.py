@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
@@ -56,7 +56,12 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     """A person's feed: their open follow-ups and the bookings they may see."""
     user = user_for_calendar_token(token)
     if user is None:
-        raise Http404("No such calendar.")
+        logger.debug("Calendar feed asked for with an unknown address")
+        missing = HttpResponseNotFound("No such calendar.", content_type="text/plain")
+        # The address is a credential: Django would log every 404 with its
+        # path at warning level, and apps keep polling a renewed address.
+        missing._has_been_logged = True  # type: ignore[attr-defined]
+        return missing
     logger.debug("Calendar feed fetched for account %s", user.public_id)
 
     body = write_calendar(
