@@ -235,6 +235,18 @@ def test_mbox_reports_each_unusable_message_by_position(make_party, tmp_path):
     ]
 
 
+def test_a_message_without_from_is_read_from_its_sender_header(make_party, tmp_path):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    raw = build_message().replace(
+        b"From: Jane Example <jane@example.net>", b"Sender: jane@example.net"
+    )
+    (tmp_path / "sender.eml").write_bytes(raw)
+
+    import_path(tmp_path / "sender.eml")
+
+    assert _messages(jane)[0].direction == "inbound"
+
+
 def test_bad_date_falls_back_and_is_reported(make_party, write_eml):
     jane = make_party("Jane Example", emails=["jane@example.net"])
     path = write_eml(

@@ -144,7 +144,7 @@ def parse_message(
         key=message_id or _header_hash(raw),
         message_id=message_id,
         subject=_subject(message, warnings),
-        sender=_first(_addresses(message, "From", warnings)),
+        sender=_sender(message, warnings),
         to=_addresses(message, "To", warnings),
         cc=_addresses(message, "Cc", warnings),
         occurred_at=_occurred_at(message, received_at, warnings),
@@ -216,6 +216,14 @@ def _normalised(spec: str) -> str | None:
         return normalise_email(text)
     except InvalidInput:
         return None
+
+
+def _sender(message: EmailMessage, warnings: list[str]) -> Address | None:
+    """From, else Sender: some mailing tools fill in only the latter."""
+    found = _addresses(message, "From", warnings) or _addresses(
+        message, "Sender", warnings
+    )
+    return _first(found)
 
 
 def _first(addresses: list[Address]) -> Address | None:
