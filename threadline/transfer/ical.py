@@ -17,6 +17,7 @@ cancelled.
 import hashlib
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from django.utils import timezone
@@ -36,6 +37,7 @@ from threadline.transfer.calendar_reading import (
     Occurrence,
     read_calendar,
 )
+from threadline.transfer.progress import Progress
 from threadline.transfer.report import ImportReport
 from threadline.transfer.runs import import_actor
 from threadline.transfer.writing import SkipRow, import_transaction, write_rows
@@ -66,10 +68,13 @@ def import_calendar(options: "ImportOptions") -> ImportReport:
     options.progress.start(len(calendar.events), calendar.name)
     with import_transaction(options.dry_run):
         writer = BookingWriter(calendar.name, report, options.source)
-        rows = ((event.line, event) for event in calendar.events)
         report.rows = len(calendar.events)
+        rows = writer.bookable(calendar.events, options.progress)
         write_rows(rows, writer.write, report, options.progress)
     options.progress.finish()
+    # Events without customers are reported as they are read, the rest as
+    # they are written; the report reads in file order.
+    report.problems.sort(key=lambda problem: problem.line)
 
     logger.info(
         "Import of %s: %d of %d events booked%s",
@@ -99,15 +104,30 @@ class BookingWriter:
         )
         self.imported = {key.partition("|")[0] for key in keys.iterator()}
 
-    def write(self, event: CalendarEvent) -> None:
-        """Book one event on its customers; raise SkipRow when it has none or
-        cannot be read. Counts and new parties are kept only once it is all
-        written, since a refused event is rolled back whole."""
-        invitees, notes = event.invitees()
-        customers = [person for person in invitees if person.email not in self.staff]
-        if not customers:
+    def bookable(
+        self, events: list[CalendarEvent], progress: Progress
+    ) -> Iterator[tuple[int, CalendarEvent]]:
+        """Yield the events that have a customer, reporting the others here:
+        most of a business's calendar is its own meetings, and refusing them
+        inside write_rows would cost a savepoint each."""
+        for event in events:
+            invitees, notes = event.invitees()
+            if self._customers(invitees):
+                yield event.line, event
+                continue
             # Shortcoming: an event is on a party's timeline, so a closure or a
             # team meeting cannot be stored until bookings may have no party.
+            message = f"{event.position}: {_no_customer(invitees, notes)}"
+            self.report.problem(event.line, message, skipped=True)
+            progress.advance()
+
+    def write(self, event: CalendarEvent) -> None:
+        """Book one event on its customers; raise SkipRow when it cannot be
+        read. Counts and new parties are kept only once it is all written,
+        since a refused event is rolled back whole."""
+        invitees, notes = event.invitees()
+        customers = self._customers(invitees)
+        if not customers:
             raise SkipRow(f"{event.position}: {_no_customer(invitees, notes)}")
         try:
             expansion = event.expand()
@@ -131,6 +151,9 @@ class BookingWriter:
         self.report.created += booking.counts
         for note in notes + expansion.notes:
             self.report.problem(event.line, f"{event.position}: {note}", skipped=False)
+
+    def _customers(self, invitees: list[Attendee]) -> list[Attendee]:
+        return [person for person in invitees if person.email not in self.staff]
 
 
 class _EventBooking:
