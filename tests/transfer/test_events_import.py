@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.db import DatabaseError
 
 from tests.transfer.conftest import DATA
 from tests.transfer.record_snapshot import run_and_forget
@@ -212,7 +213,19 @@ def test_batch_and_row_paths_record_the_same_events(tmp_path):
     path = write(tmp_path, rows)
 
     def run(bulk: bool) -> object:
-        import_path(CASE)
+        import_events(open_table(CASE), None, bulk=bulk)
         return import_events(open_table(path), None, bulk=bulk)
 
     assert run_and_forget(lambda: run(True)) == run_and_forget(lambda: run(False))
+
+
+def test_a_batch_that_fails_as_a_whole_is_written_row_by_row(monkeypatch):
+    def refuse(self, batch):
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr("threadline.transfer.events.EventWriter.write_batch", refuse)
+    retried = run_and_forget(lambda: import_events(open_table(CASE), None))
+    per_row = run_and_forget(lambda: import_events(open_table(CASE), None, bulk=False))
+
+    assert retried == per_row
+    assert retried[0][:2] == (5, 5)

@@ -25,13 +25,14 @@ from collections.abc import Iterable, Iterator
 from copy import copy
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 
 from threadline.errors import InvalidInput
 from threadline.parties.models import ContactKind, ContactPoint, Party, PartyKind
-from threadline.parties.names import clean_text, fold
+from threadline.parties.names import fold
 from threadline.timeline.bulk import (
     NewEvent,
     PreparedEvent,
@@ -466,7 +467,8 @@ class RowReader:
     def _read_event(self, row: EventRow, values: dict[str, str]) -> None:
         row.kind, channel = _kind(values.get("event_type", ""))
         row.occurred_at = self._moment(values.get("occurred_at", ""))
-        row.body = clean_text(values.get("body", "").replace("\r\n", "\n"))
+        # The body is cleaned by record_event's own validation.
+        row.body = values.get("body", "").replace("\r\n", "\n").strip()
         row.summary = _summary(values.get("summary", ""), row)
         direction = _direction(values.get("direction", ""), row)
         if row.kind in DIRECTED_KINDS and direction:
@@ -488,7 +490,9 @@ class RowReader:
         return moment
 
 
+@lru_cache(maxsize=256)
 def _kind(text: str) -> tuple[str, str]:
+    """The kind and message channel a type cell names; a file has a few."""
     word = fold(text).replace("_", " ")
     if word in TYPE_WORDS:
         kind, channel = TYPE_WORDS[word]
@@ -517,11 +521,16 @@ def _summary(text: str, row: EventRow) -> str:
 def _direction(text: str, row: EventRow) -> str:
     if not text:
         return ""
-    word = fold(text)
+    word = _folded(text)
     if word in DIRECTION_WORDS:
         return DIRECTION_WORDS[word]
     row.warnings.append(f"direction {text!r} is neither inbound nor outbound, left out")
     return ""
+
+
+@lru_cache(maxsize=256)
+def _folded(text: str) -> str:
+    return fold(text)
 
 
 def _money(amount_text: str, currency_text: str, row: EventRow) -> dict[str, Any]:
@@ -799,7 +808,8 @@ class _Parties:
         nothing found, or an id whose name must be checked further."""
         party = self.by_key.get(contact.key)
         if party is not None:
-            name = fold(contact.person_name)
+            named = contact.full_name or contact.given_name or contact.family_name
+            name = fold(contact.person_name) if named else ""
             if name and party.sort_name and not same_person(party, contact):
                 return None
             return party

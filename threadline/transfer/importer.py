@@ -743,6 +743,9 @@ def _counted(
 
 def _plain_new_person(contact: Contact) -> bool:
     """A person with no company or photo: what the batch path creates."""
+    # A row with a company is written alone: the batch services do not yet
+    # create organisations and works-at links. Until they do, such files
+    # import at the per-row rate.
     return contact.is_person and not contact.company and not contact.photo
 
 
