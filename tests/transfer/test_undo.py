@@ -320,3 +320,16 @@ def small_data_set(tmp_path: Path) -> Path:
     used = [line for line in accounts[1:] if any(line.split(",")[0] in d for d in kept)]
     (folder / "accounts.csv").write_text("\n".join([accounts[0], *used]) + "\n")
     return folder
+
+
+def test_undo_touches_nothing_another_import_wrote(contacts, owner, tmp_path):
+    other = tmp_path / "suppliers.csv"
+    other.write_text("name,email,notes\nSue Supplier,sue@example.com,Net 30\n")
+    first = imported(contacts)
+    imported(other)
+
+    undo_import(first, Actor.for_user(owner))
+
+    assert visible(owner) == {"Sue Supplier"}
+    sue = Party.objects.get(display_name="Sue Supplier")
+    assert Event.objects.effective().filter(party=sue, kind=Kind.NOTE).exists()
