@@ -333,3 +333,18 @@ def test_undo_touches_nothing_another_import_wrote(contacts, owner, tmp_path):
     assert visible(owner) == {"Sue Supplier"}
     sue = Party.objects.get(display_name="Sue Supplier")
     assert Event.objects.effective().filter(party=sue, kind=Kind.NOTE).exists()
+
+
+def test_undo_of_an_events_file_removes_every_interaction(owner):
+    case = Path(__file__).parent / "data" / "csv_merge_duplicates_with_timeline.csv"
+    run = imported(case)
+    jane = Party.objects.get()
+    assert Event.objects.effective().filter(party=jane, kind=Kind.CALL).exists()
+
+    report = undo_import(run, Actor.for_user(owner))
+
+    shown = Event.objects.effective().filter(party=jane)
+    kinds = {"call", "quote", "message", "booking", "payment"}
+    assert not shown.filter(kind__in=kinds).exists()
+    assert sum(report.undone[kind] for kind in kinds) == 5
+    assert visible(owner) == set()
