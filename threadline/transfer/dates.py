@@ -117,7 +117,11 @@ class DateReading:
     assumed: bool = False
 
     def describe(self) -> str:
-        return f"{self.column}: {ORDER_NAMES[self.order]} {self.reason}".strip()
+        """Say how the column's dates are read; nothing when none of them
+        depends on the order."""
+        if not self.reason:
+            return ""
+        return f"{self.column}: {ORDER_NAMES[self.order]} {self.reason}"
 
 
 def resolve_order(

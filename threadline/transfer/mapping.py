@@ -350,7 +350,7 @@ def plan_columns(
 def describe_reading(table: "Table", plan: list[Target | None]) -> str:
     """How the file was read, with how each date column's dates were read."""
     readings = [target.dates.describe() for target in plan if target and target.dates]
-    return "; ".join([table.description, *readings])
+    return "; ".join([table.description, *filter(None, readings)])
 
 
 def _with_date_orders(
