@@ -5,6 +5,7 @@ import datetime as dt
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import vobject
@@ -315,3 +316,19 @@ def test_the_import_history_downloads_for_managers_only(
     assert rows[1][1:3] == ["'=evil.vcf", "VCARD"]
     assert rows[1][5:9] == ["done", "1", "1", "0"]
     assert refused.status_code == 403
+
+
+def test_the_customer_download_reads_a_fixed_number_of_queries(
+    signed_in: Callable[[User], Client],
+    owner: User,
+    make_party: Callable[..., Party],
+    django_assert_max_num_queries: Callable[..., Any],
+) -> None:
+    client = signed_in(owner)
+    for number in range(30):
+        make_party(f"Person {number}", emails=[f"p{number}@example.com"], tags=["vip"])
+
+    with django_assert_max_num_queries(8):
+        rows = csv_rows(client.get(reverse("web:export", args=["csv"])))
+
+    assert len(rows) == 31
