@@ -158,7 +158,8 @@ def test_a_viewer_downloads_one_customers_card(
     response = signed_in(viewer).get(reverse("web:party_vcard", args=[jane.public_id]))
 
     assert response.status_code == 200
-    assert 'filename="jane-example.vcf"' in response["Content-Disposition"]
+    today = timezone.localdate().isoformat()
+    assert f'filename="jane-example-{today}.vcf"' in response["Content-Disposition"]
     card = vobject.readOne(body(response).decode())
     assert card.email.value == "jane@example.com"
 

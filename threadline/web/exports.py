@@ -117,7 +117,8 @@ def party_vcard(request: StaffRequest, public_id: uuid.UUID) -> HttpResponseBase
     party = party_for_read(request.user, public_id)
     parties = Party.objects.visible_to(request.user).filter(pk=party.pk)
     name = slugify(party.display_name) or "customer"
-    return _vcard_response(vcard_texts(parties, viewer=request.user), f"{name}.vcf")
+    cards = vcard_texts(parties, viewer=request.user)
+    return _vcard_response(cards, _dated(name, "vcf"))
 
 
 @require_GET
