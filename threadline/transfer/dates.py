@@ -132,38 +132,51 @@ def resolve_order(
     override: str = "",
     region: str = "",
 ) -> DateReading:
-    """Decide how a date column's day and month are ordered."""
+    """Decide how a date column's day and month are ordered: as the mapping
+    says, else as the column proves, else as another date column of the file
+    proves, else as the region writes dates."""
     if override:
         return DateReading(column, override, "(as the mapping says)")
     if own.day_first and own.month_first:
         return _mixed(column, own, region)
     if own.proven_order:
-        proof = own.day_first_proof or own.month_first_proof
-        assert proof is not None
+        value, line = _proof(own)
         return DateReading(
-            column, own.proven_order, f"({proof[0]} on line {proof[1]} shows it)"
+            column, own.proven_order, f"({value} on line {line} shows it)"
         )
     if not own.ambiguous:
         return DateReading(column, region_order(region)[0])
 
-    for name, evidence in others.items():
-        if evidence.is_date_column and evidence.proven_order:
-            proof = evidence.day_first_proof or evidence.month_first_proof
-            assert proof is not None
-            return DateReading(
-                column,
-                evidence.proven_order,
-                f"(as {proof[0]} in {name} on line {proof[1]} shows)",
-            )
+    borrowed = _borrowed(column, others)
+    if borrowed is not None:
+        return borrowed
     if own.dotted * 2 > own.numeric:
         return DateReading(
             column, DAY_FIRST, "(dates written with dots put the day first)"
         )
+    return _assumed(column, region)
 
+
+def _proof(evidence: ColumnDates) -> tuple[str, int]:
+    proof = evidence.day_first_proof or evidence.month_first_proof
+    assert proof is not None
+    return proof
+
+
+def _borrowed(column: str, others: dict[str, ColumnDates]) -> DateReading | None:
+    for name, evidence in others.items():
+        if evidence.is_date_column and evidence.proven_order:
+            value, line = _proof(evidence)
+            reason = f"(as {value} in {name} on line {line} shows)"
+            return DateReading(column, evidence.proven_order, reason)
+    return None
+
+
+def _assumed(column: str, region: str) -> DateReading:
     order, pattern = region_order(region)
     other = MONTH_FIRST if order == DAY_FIRST else DAY_FIRST
     reason = (
-        f"ASSUMED: no date in the file shows whether the day or the month comes "
+        "ASSUMED: no date in the file shows whether the day or the month comes "
         f"first, so the usual order for region {region or 'unknown'} ({pattern}) "
         f"was used. If they are {ORDER_NAMES[other]}, import again with --mapping "
         f'and a JSON file holding {{"options": {{"date_order": "{other}"}}}}'
