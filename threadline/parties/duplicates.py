@@ -150,7 +150,9 @@ class _Finding:
 
     @property
     def reasons(self) -> list[str]:
-        ranked = sorted(self.signals.values(), key=lambda item: -item[0])
+        # Ties in words order, so a pass over part of the record words them
+        # exactly as a full pass does.
+        ranked = sorted(self.signals.values(), key=lambda item: (-item[0], item[1]))
         return [reason for _, reason in ranked]
 
 
@@ -294,6 +296,8 @@ class _Finder:
                         f"{finding.ratio}% alike",
                     )
         for (phone, extension), members in phones.items():
+            if len(members) < 2:
+                continue
             shown = format_phone(phone, extension)
             for pair in self._pairs_in(members, shared_key=True):
                 finding = self._finding(pair)
