@@ -303,3 +303,30 @@ def test_names_with_different_numbers_are_not_alike(make_party):
 
     assert pair_of(first, second) is None
     assert not DuplicateCandidate.objects.exists()
+
+
+def test_the_command_finds_lists_and_counts(make_party):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_party("Jane Example", emails=["jane@example.com"])
+    make_party("Jane  Example", emails=["JANE@example.com"])
+    out = StringIO()
+
+    call_command("duplicates", "find", stdout=out)
+    call_command("duplicates", "list", stdout=out)
+    call_command("duplicates", stdout=out)
+
+    text = out.getvalue()
+    assert "1 possible duplicate (1 new" in text
+    assert " 95  Jane Example (" in text
+    assert "     - same email jane@example.com" in text
+    assert "Waiting for review: 1; not duplicates: 0; merged: 0." in text
+
+
+def test_the_command_refuses_a_limit_below_one():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--limit must be 1 or more"):
+        call_command("duplicates", "list", "--limit", "0")

@@ -112,9 +112,10 @@ class FindResult:
     seconds: float = 0.0
 
     def __str__(self) -> str:
+        found = "possible duplicate" + ("" if self.found == 1 else "s")
         return (
             f"{self.parties:,} customers checked, {self.compared:,} pairs "
-            f"compared, {self.found:,} possible duplicates ({self.new:,} new, "
+            f"compared, {self.found:,} {found} ({self.new:,} new, "
             f"{self.updated:,} updated, {self.removed:,} no longer alike) in "
             f"{self.seconds:.1f} s"
         )
