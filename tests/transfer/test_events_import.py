@@ -11,7 +11,12 @@ from tests.transfer.conftest import DATA
 from tests.transfer.record_snapshot import run_and_forget
 from threadline.parties.models import Party
 from threadline.timeline.models import Event
-from threadline.transfer.events import import_events, parse_amount
+from threadline.transfer.events import (
+    import_events,
+    is_events_file,
+    parse_amount,
+    plan_event_columns,
+)
 from threadline.transfer.importer import import_path
 from threadline.transfer.reading import open_table
 
@@ -229,3 +234,15 @@ def test_a_batch_that_fails_as_a_whole_is_written_row_by_row(monkeypatch):
 
     assert retried == per_row
     assert retried[0][:2] == (5, 5)
+
+
+def test_a_file_is_read_as_events_only_with_a_time_and_an_interaction_type():
+    assert is_events_file(["Customer ID", "Activity Type", "Activity Date"], None)
+    assert not is_events_file(["Name", "Email", "Contact type", "Date"], None)
+    plan = plan_event_columns(["Customer No", "Kind", "When", "Subject"], None)
+    assert plan.columns == {
+        "contact_ref": 0,
+        "event_type": 1,
+        "occurred_at": 2,
+        "summary": 3,
+    }

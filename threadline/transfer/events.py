@@ -99,6 +99,10 @@ _EVENT_ALIASES: dict[str, tuple[str, ...]] = {
         "customerid",
         "customerref",
         "customernumber",
+        "customerno",
+        "contactno",
+        "clientno",
+        "kundennr",
         "clientid",
         "clientref",
         "partyid",
@@ -306,12 +310,16 @@ def is_events_mapping(mapping: Mapping | None) -> bool:
 def _event_field(key: str) -> str:
     if key in EVENT_ALIASES:
         return EVENT_ALIASES[key]
-    for noun in ("event", "interaction", "activity", "contact", "customer"):
+    for noun in ("event", "interaction", "activity"):
         rest = key.removeprefix(noun)
         if rest != key and rest in EVENT_ALIASES:
-            found = EVENT_ALIASES[rest]
-            # "contact id" is the party's id, never the event's.
-            return "contact_ref" if found == "event_id" and noun != "event" else found
+            return EVENT_ALIASES[rest]
+    # "Customer no." or "client key" is the party's id, never the event's;
+    # "contact type" says nothing about an interaction.
+    for noun in ("contact", "customer", "client", "party", "person"):
+        rest = key.removeprefix(noun)
+        if rest != key and EVENT_ALIASES.get(rest) == "event_id":
+            return "contact_ref"
     return ""
 
 
