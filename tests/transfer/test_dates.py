@@ -243,3 +243,22 @@ def test_birthday_columns_are_recognised_by_their_common_names(tmp_path, header)
     import_path(path)
 
     assert birthdays()["Jane Example"] == dt.date(1985, 3, 12)
+
+
+@pytest.mark.django_db
+def test_thunderbirds_birth_year_month_and_day_make_one_birthday(tmp_path):
+    path = tmp_path / "thunderbird.csv"
+    path.write_text(
+        "First Name,Last Name,Display Name,Primary Email,Secondary Email,"
+        "Birth Year,Birth Month,Birth Day\n"
+        "Jane,Example,Jane Example,jane@example.com,,1985,3,12\n"
+        "Raj,Sample,Raj Sample,raj@example.com,,,3,12\n"
+    )
+
+    report = import_path(path)
+
+    assert report.mapping == "thunderbird"
+    assert birthdays() == {"Jane Example": dt.date(1985, 3, 12), "Raj Sample": None}
+    [problem] = report.problems
+    assert (problem.line, problem.skipped) == (3, False)
+    assert "year (none), month 3, day 12 is not a whole date" in problem.message

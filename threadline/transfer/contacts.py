@@ -124,6 +124,8 @@ def build_contact(line: int, cells: list[str], plan: list[Target | None]) -> Con
     _read_organisation(contact, values)
     _read_extras(contact, values)
     _read_birthday(contact, cells, plan)
+    if contact.birthday is None:
+        _read_birthday_parts(contact, values)
     return contact
 
 
@@ -308,6 +310,30 @@ def _read_birthday(
             )
             continue
         contact.birthday = contact.birthday or birthday
+
+
+def _read_birthday_parts(contact: Contact, values: Values) -> None:
+    """Read a birthday given as year, month and day columns (Thunderbird)."""
+    parts = [
+        _first(values, name) for name in ("birth_year", "birth_month", "birth_day")
+    ]
+    if not any(parts):
+        return
+    try:
+        year, month, day = (int(part) for part in parts)
+        birthday = dt.date(year, month, day)
+    except ValueError:
+        contact.warnings.append(
+            f"birthday year {parts[0] or '(none)'}, month {parts[1] or '(none)'}, "
+            f"day {parts[2] or '(none)'} is not a whole date; left out"
+        )
+        return
+    if EARLIEST_BIRTHDAY <= birthday <= timezone.localdate():
+        contact.birthday = birthday
+    else:
+        contact.warnings.append(
+            f"birthday {birthday:%Y-%m-%d} is not plausible; left out"
+        )
 
 
 def _region_order() -> str:

@@ -57,6 +57,9 @@ FIELDS = frozenset(
         "tags",
         "stage",
         "birthday",
+        "birth_year",
+        "birth_month",
+        "birth_day",
         "label",
         "ignore",
         # Columns of a file of interactions: transfer/events.py.
