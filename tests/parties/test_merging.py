@@ -486,3 +486,34 @@ def test_tags_are_set_back_on_undo(staff, make_party):
 
     assert set(survivor.tags.values_list("name", flat=True)) == {"vip"}
     assert set(other.tags.values_list("name", flat=True)) == {"vip", "garden"}
+
+
+def test_importing_a_merged_row_again_adds_to_the_survivor(staff, tmp_path):
+    from threadline.transfer.importer import import_path
+
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "id,Name,Email\nC2,Jane Example,jane.example@example-firm.com\n",
+        encoding="utf-8",
+    )
+    import_path(path)
+    imported = Party.objects.get(external_id="id:C2")
+    survivor = create_party_for_test(staff)
+    merge_parties(survivor, imported, Actor.for_user(staff))
+
+    path.write_text(
+        "id,Name,Email,Phone\n"
+        "C2,Jane Example,jane.example@example-firm.com,+1 202 555 0143\n",
+        encoding="utf-8",
+    )
+    import_path(path)
+
+    assert not ContactPoint.objects.filter(party=imported).exists()
+    assert survivor.contact_points.filter(value="+12025550143").exists()
+    assert Party.objects.filter(display_name="Jane Example").count() == 2
+
+
+def create_party_for_test(staff):
+    from threadline.parties.services import create_party
+
+    return create_party(Actor.for_user(staff), display_name_text="Jane Example")

@@ -34,6 +34,7 @@ from threadline.parties.bulk import (
     prepare_party,
 )
 from threadline.parties.duplicates import find_duplicates_of_run
+from threadline.parties.merging import surviving_party
 from threadline.parties.models import (
     ContactKind,
     ContactPoint,
@@ -491,7 +492,11 @@ class ContactWriter:
     def _known(self, key: str) -> Party | None:
         sources = self.import_sources if key.startswith("row:") else [self.source]
         keyed = Party.objects.filter(source__in=sources, external_id=key)
-        return keyed.order_by("id").first()
+        party = keyed.order_by("id").first()
+        if party is not None and party.merged_into_id:
+            # Merged since: the row now belongs to the party it became part of.
+            return surviving_party(party.public_id) or party
+        return party
 
     def _person(self, contact: Contact) -> Party:
         party = self.find_person(contact)
