@@ -517,3 +517,16 @@ def create_party_for_test(staff):
     from threadline.parties.services import create_party
 
     return create_party(Actor.for_user(staff), display_name_text="Jane Example")
+
+
+def test_a_party_merged_meanwhile_is_not_merged_again(staff, make_party):
+    actor = Actor.for_user(staff)
+    first = make_party("Jane Example", actor=actor)
+    second = make_party("Jane Example", actor=actor)
+    stale_copy = Party.objects.get(pk=second.pk)
+    merge_parties(first, second, actor)
+    third = make_party("Jane Example", actor=actor)
+
+    with pytest.raises((InvalidInput, NotFound)):
+        merge_parties(third, stale_copy, actor)
+    assert Party.objects.get(pk=second.pk).merged_into == first

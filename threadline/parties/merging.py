@@ -136,6 +136,9 @@ def merge_parties(
         _lock(survivor, other)
         _require_version(survivor, survivor_version)
         _require_version(other, other_version)
+        # Again on the locked rows: a merge that ran meanwhile may have
+        # archived one of them.
+        _require_mergeable(survivor, other, actor)
         plan = plan_merge(survivor, other)
         moved = _apply(plan, actor)
         survivor_event = _record_merge(plan, moved, actor)
@@ -278,6 +281,7 @@ def _plan_links(plan: MergePlan) -> None:
         between = {link.from_party_id, link.to_party_id} == {survivor.pk, other.pk}
         key = _link_key(link, other)
         if between or key in existing:
+            # Known gap: such links stay on the archived party, not ended.
             plan.links_kept.append(link)
             continue
         existing.add(key)
