@@ -1,7 +1,9 @@
-"""Settings: the people who use Threadline, their roles and teams.
+"""Settings: the people who use Threadline, their roles and teams, and your
+own calendar feed.
 
 Everyone signed in may read these pages, so staff know who to hand work to;
 only owners and managers change them, and any other write is answered 403.
+The calendar feed is the exception: each person manages their own.
 """
 
 import logging
