@@ -330,3 +330,20 @@ def test_the_command_refuses_a_limit_below_one():
 
     with pytest.raises(CommandError, match="--limit must be 1 or more"):
         call_command("duplicates", "list", "--limit", "0")
+
+
+def test_a_scoped_search_words_a_pair_as_the_full_search_does(make_party, staff):
+    actor = Actor.for_user(staff)
+    acme = make_party("Acme", kind=PartyKind.ORGANISATION, actor=actor)
+    jane = make_party("Jane Example", emails=["jane@acme-example.com"], actor=actor)
+    typo = make_party("Jane Exampel", emails=["jane@acme-example.com"], actor=actor)
+    for person in (jane, typo):
+        add_relationship(person, acme, actor, RelationshipKind.WORKS_AT)
+    find_duplicates()
+    full = pair_of(jane, typo).reasons
+
+    result = find_duplicates({typo.pk})
+
+    assert result.updated == 0
+    assert pair_of(jane, typo).reasons == full
+    assert "names 92% alike and both work at Acme" in full

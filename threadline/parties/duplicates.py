@@ -18,10 +18,10 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import combinations, islice
-from typing import TypeVar
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Model, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 from rapidfuzz import fuzz
 
@@ -96,7 +96,6 @@ CHUNK = 500
 
 Pair = tuple[int, int]
 DIGITS = re.compile(r"\d+")
-Row = TypeVar("Row", bound=Model)
 
 
 @dataclass
@@ -419,23 +418,16 @@ def _name_prefixes(name: str) -> set[str]:
 
 
 def _neighbourhood(touched: set[int]) -> set[int]:
-    """The touched parties and every party sharing a blocking key with them."""
+    """The touched parties and every party sharing a blocking key with them,
+    with the organisations they work at (whose names the reasons quote)."""
     found = set(touched)
-    points = list(
-        _chunked_filter(
-            ContactPoint.objects.filter(
-                kind__in=[ContactKind.EMAIL, ContactKind.PHONE, ContactKind.ADDRESS]
-            ),
-            "party_id",
-            touched,
-        ).values_list("kind", "value")
-    )
-    for kind in (ContactKind.EMAIL, ContactKind.PHONE, ContactKind.ADDRESS):
+    kinds = [ContactKind.EMAIL, ContactKind.PHONE, ContactKind.ADDRESS]
+    own = ContactPoint.objects.filter(kind__in=kinds)
+    points = list(_rows(own, "party_id", touched, "kind", "value"))
+    for kind in kinds:
         values = {value for point_kind, value in points if point_kind == kind}
         sharing = ContactPoint.objects.filter(kind=kind)
-        found.update(
-            _chunked_filter(sharing, "value", values).values_list("party_id", flat=True)
-        )
+        found.update(row[0] for row in _rows(sharing, "value", values, "party_id"))
 
     domains = {
         value.rpartition("@")[2] for kind, value in points if kind == ContactKind.EMAIL
@@ -452,14 +444,11 @@ def _neighbourhood(touched: set[int]) -> set[int]:
     )
     organisations = set(touched)
     organisations.update(
-        _chunked_filter(works_at, "from_party_id", touched).values_list(
-            "to_party_id", flat=True
-        )
+        row[0] for row in _rows(works_at, "from_party_id", touched, "to_party_id")
     )
+    found.update(organisations)
     found.update(
-        _chunked_filter(works_at, "to_party_id", organisations).values_list(
-            "from_party_id", flat=True
-        )
+        row[0] for row in _rows(works_at, "to_party_id", organisations, "from_party_id")
     )
     return found
 
@@ -468,10 +457,9 @@ def _load(party_ids: set[int] | None) -> _Record:
     """Read names, contact points and links of the parties (all if None)."""
     record = _Record()
     parties = Party.objects.filter(archived_at__isnull=True)
-    rows = _chunked_filter(parties, "pk", party_ids).values_list(
-        "pk", "kind", "sort_name", "display_name"
-    )
-    for pk, kind, sort_name, display_name in rows.iterator(chunk_size=5_000):
+    for pk, kind, sort_name, display_name in _rows(
+        parties, "pk", party_ids, "pk", "kind", "sort_name", "display_name"
+    ):
         record.kinds[pk] = kind
         record.names[pk] = sort_name
         record.display[pk] = display_name
@@ -479,17 +467,31 @@ def _load(party_ids: set[int] | None) -> _Record:
     points = ContactPoint.objects.filter(
         kind__in=[ContactKind.EMAIL, ContactKind.PHONE, ContactKind.ADDRESS]
     )
-    point_rows = _chunked_filter(points, "party_id", party_ids).values_list(
-        "party_id", "kind", "value", "extension", "dialable"
-    )
     record.points = [
-        row for row in point_rows.iterator(chunk_size=5_000) if row[0] in record.kinds
+        row
+        for row in _rows(
+            points,
+            "party_id",
+            party_ids,
+            "party_id",
+            "kind",
+            "value",
+            "extension",
+            "dialable",
+        )
+        if row[0] in record.kinds
     ]
 
-    links = _chunked_filter(Relationship.objects.all(), "from_party_id", party_ids)
-    for source, target, kind, ended_on in links.values_list(
-        "from_party_id", "to_party_id", "kind", "ended_on"
-    ).iterator(chunk_size=5_000):
+    links = _rows(
+        Relationship.objects.all(),
+        "from_party_id",
+        party_ids,
+        "from_party_id",
+        "to_party_id",
+        "kind",
+        "ended_on",
+    )
+    for source, target, kind, ended_on in links:
         record.linked.add((min(source, target), max(source, target)))
         current_job = kind == RelationshipKind.WORKS_AT and ended_on is None
         people = record.kinds.get(source) == PartyKind.PERSON
@@ -498,18 +500,22 @@ def _load(party_ids: set[int] | None) -> _Record:
     return record
 
 
-def _chunked_filter(
-    queryset: QuerySet[Row], field_name: str, values: Collection[int | str] | None
-) -> QuerySet[Row]:
-    """Filter on `field_name` IN values, in chunks that every database
-    accepts as parameters; None means no filter."""
+def _rows(
+    queryset: QuerySet[Any],
+    field_name: str,
+    values: Collection[int | str] | None,
+    *columns: str,
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of `columns` whose `field_name` is among `values` (every row for
+    None), one indexed query per chunk of values that every database accepts
+    as parameters."""
     if values is None:
-        return queryset
-    condition = Q(pk__in=[])
+        yield from queryset.values_list(*columns).iterator(chunk_size=5_000)
+        return
     iterator = iter(sorted(values, key=str))
     while chunk := list(islice(iterator, CHUNK)):
-        condition |= Q(**{f"{field_name}__in": chunk})
-    return queryset.filter(condition)
+        selected = queryset.filter(**{f"{field_name}__in": chunk})
+        yield from selected.values_list(*columns)
 
 
 def _store(findings: dict[Pair, _Finding], touched: set[int] | None) -> FindResult:
