@@ -77,6 +77,8 @@ def display_name(given: str, family: str, fallback: str = "") -> str:
 def _family_first(given: str, family: str, fallback: str) -> bool:
     if not fallback:
         return bool(FAMILY_FIRST_SCRIPT.fullmatch(given + family))
+    # The order is read from the name as shown, since a party keeps no name
+    # order of its own: changing a Latin-script family name turns it round.
     if "," in fallback or not fallback.startswith(family):
         return False
     rest = fallback[len(family) :]
