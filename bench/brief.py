@@ -195,7 +195,8 @@ def _insert_parties(
     columns = (
         "public_id kind display_name given_name family_name sort_name stage "
         "stage_changed_at preferred_channel contact_hours language time_zone "
-        "consent restricted source external_id created_at updated_at owner_id"
+        "consent restricted source external_id created_at updated_at owner_id "
+        "photo_type archived_reason"
     )
     stamp = _db_time(now)
 
@@ -225,6 +226,8 @@ def _insert_parties(
                 stamp,
                 stamp,
                 owner,
+                "",
+                "",
             )
 
     _insert_many("parties_party", columns, rows())
