@@ -417,6 +417,8 @@ def _name_prefixes(name: str) -> set[str]:
     return {word[:NAME_PREFIX] for word in name.split() if len(word) >= 2}
 
 
+# Known gap: measured on 100k parties, a pass over 500 of them (28 s) is
+# slower than a full pass (7.5 s); find where before leaning on it.
 def _neighbourhood(touched: set[int]) -> set[int]:
     """The touched parties and every party sharing a blocking key with them,
     with the organisations they work at (whose names the reasons quote)."""
