@@ -1,10 +1,20 @@
 """Names are kept as written, in any script and order; sorting and search
 fold accents so that a name is found however it is typed."""
 
+import unicodedata
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from threadline.parties.models import Party
-from threadline.parties.names import cut_to, display_name, fold
+from threadline.parties.names import (
+    clean_line,
+    clean_text,
+    cut_to,
+    display_name,
+    fold,
+)
 from threadline.parties.services import create_party, update_party
 from threadline.search.services import search_parties
 from threadline.timeline.actors import Actor
@@ -158,3 +168,18 @@ def test_an_import_keeps_scripts_orders_and_says_when_a_name_was_cut(tmp_path):
     assert cut.line == 5
     assert not cut.skipped
     assert f"the full name has {len(long_name)} characters" in cut.message
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) == "Cc"
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)))
+def test_ascii_text_is_cleaned_and_folded_as_any_text_is(text: str) -> None:
+    """The fast path for ASCII gives what the look-up per character gives."""
+    spaced = "".join(" " if _is_control(char) else char for char in text)
+    kept = "".join(char for char in text if char in "\n\t" or not _is_control(char))
+
+    assert clean_line(text) == " ".join(spaced.split())
+    assert clean_text(text) == kept.strip()
+    assert fold(text) == " ".join(text.casefold().split())

@@ -8,6 +8,12 @@ import unicodedata
 # Folding keeps them; it drops accents such as é's, ü's and Greek tonos.
 LETTER_MARKS = frozenset({"\u3099", "\u309a"})
 LETTER_MARK_CLASSES = frozenset({7, 9})
+# The C0 controls and DEL, which unicodedata names category Cc.
+ASCII_CONTROLS = [*range(0x20), 0x7F]
+ASCII_CONTROLS_AS_SPACES = dict.fromkeys(ASCII_CONTROLS, " ")
+ASCII_CONTROLS_BUT_LINES = {
+    code: None for code in ASCII_CONTROLS if chr(code) not in "\n\t"
+}
 # Han, kana and Hangul: names in them put the family name first.
 FAMILY_FIRST_SCRIPT = re.compile(
     r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
@@ -22,6 +28,10 @@ def clean_line(text: str) -> str:
     Such characters make a name unfindable, can spoof the text around it, or
     reach a terminal as escape codes.
     """
+    if text.isascii():
+        # The common case, without a look-up per character: ASCII holds no
+        # format characters, and its controls become spaces.
+        return " ".join(text.translate(ASCII_CONTROLS_AS_SPACES).split())
     kept = "".join(
         " " if unicodedata.category(char) == "Cc" else char
         for char in text
@@ -33,6 +43,8 @@ def clean_line(text: str) -> str:
 def clean_text(text: str) -> str:
     """Several lines of user text: line breaks and tabs kept, other control
     and format characters dropped."""
+    if text.isascii():
+        return text.translate(ASCII_CONTROLS_BUT_LINES).strip()
     return "".join(
         char
         for char in text
@@ -42,6 +54,8 @@ def clean_text(text: str) -> str:
 
 def fold(text: str) -> str:
     """Lower-case the text and strip accents, for sorting and matching."""
+    if text.isascii():
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(char for char in decomposed if not _is_accent(char))
     return " ".join(unicodedata.normalize("NFC", bare).casefold().split())
