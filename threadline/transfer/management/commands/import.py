@@ -16,16 +16,21 @@ from threadline.transfer.report import ImportReport
 
 class Command(BaseCommand):
     help = (
-        "Import contacts from a CSV file (Google, Outlook, Thunderbird or any "
-        "file with common column names), or the Maven CRM sales data set from "
-        "its folder. A second run of the same file creates nothing new. Ids in "
-        "a file's id column are kept apart per source system: the file's name, "
-        "or the name given with --source."
+        "Import customers or interactions from a CSV or Excel (.xlsx) file "
+        "(Google, Outlook, Thunderbird, HubSpot, Salesforce, Pipedrive or any "
+        "file with common column names), an address book (.vcf), a calendar "
+        "(.ics) or email (.eml, .mbox); every file of a folder; the Maven CRM "
+        "sales data set from its folder; or restore an archive folder written "
+        "by `threadline export`. A second run of the same file creates nothing "
+        "new. Ids in a file's id column are kept apart per source system: the "
+        "file's name, or the name given with --source."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         names = ", ".join(sorted(shipped_mappings()))
-        parser.add_argument("file", help="a CSV file, or a data set's folder")
+        parser.add_argument(
+            "file", help="a file, a folder of files, or an archive's folder"
+        )
         parser.add_argument(
             "--mapping",
             help=f"a shipped mapping ({names}) or a JSON mapping file; "
