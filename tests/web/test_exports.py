@@ -22,6 +22,7 @@ from threadline.parties.services import add_relationship, restrict_party
 from threadline.timeline.actors import Actor
 from threadline.timeline.services import record_event
 from threadline.transfer.importer import import_path
+from threadline.transfer.models import ImportRun
 
 SETUP = Actor.system("test setup")
 
@@ -333,3 +334,70 @@ def test_the_customer_download_reads_a_fixed_number_of_queries(
         rows = csv_rows(client.get(reverse("web:export", args=["csv"])))
 
     assert len(rows) == 31
+
+
+@pytest.fixture
+def import_run(manager: User, tmp_path: Path) -> ImportRun:
+    """A finished import whose problems quote a file's hostile cells."""
+    path = tmp_path / "cards.vcf"
+    path.write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada\r\nEND:VCARD\r\n")
+    import_path(path, user=manager)
+    run = ImportRun.objects.get()
+    run.problems = [
+        {"file": "", "line": 3, "message": "No name", "skipped": True},
+        {"file": "", "line": 7, "message": " =cmd|' /C calc'!A0", "skipped": False},
+        {"file": "", "line": 9, "message": "\n@SUM(A1)", "skipped": True},
+    ]
+    run.save()
+    return run
+
+
+def problems_url(run: ImportRun, fmt: str) -> str:
+    return reverse("web:export_import_problems", args=[run.public_id, fmt])
+
+
+def test_an_imports_problems_download_with_formulas_as_text(
+    signed_in: Callable[[User], Client], manager: User, import_run: ImportRun
+) -> None:
+    client = signed_in(manager)
+
+    response = client.get(problems_url(import_run, "csv"))
+    sheet = load_workbook(
+        io.BytesIO(body(client.get(problems_url(import_run, "xlsx"))))
+    ).active
+
+    today = timezone.localdate().isoformat()
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="import-{import_run.pk}-problems-{today}.csv"'
+    )
+    assert csv_rows(response) == [
+        ["File", "Line", "Outcome", "Problem"],
+        ["cards.vcf", "3", "row skipped", "No name"],
+        ["cards.vcf", "7", "rest of the row imported", "' =cmd|' /C calc'!A0"],
+        ["cards.vcf", "9", "row skipped", "'\n@SUM(A1)"],
+    ]
+    assert [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+        "No name",
+        "' =cmd|' /C calc'!A0",
+        "'\n@SUM(A1)",
+    ]
+    assert sheet["B2"].value == 3
+
+
+def test_only_owners_and_managers_download_an_imports_problems(
+    signed_in: Callable[[User], Client], staff: User, import_run: ImportRun
+) -> None:
+    response = signed_in(staff).get(problems_url(import_run, "csv"))
+
+    assert response.status_code == 403
+
+
+def test_an_import_runs_page_offers_its_problems_as_csv_and_excel(
+    signed_in: Callable[[User], Client], manager: User, import_run: ImportRun
+) -> None:
+    run_page = reverse("web:import_run", args=[import_run.public_id])
+
+    page = signed_in(manager).get(run_page).content.decode()
+
+    assert problems_url(import_run, "csv") in page
+    assert problems_url(import_run, "xlsx") in page

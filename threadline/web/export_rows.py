@@ -18,6 +18,7 @@ from threadline.parties.models import ContactKind, Party, Stage
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.transfer.history import created_text, recent_runs, run_state
+from threadline.transfer.models import ImportRun
 from threadline.transfer.spreadsheet import Cell
 from threadline.web.timeline import timeline_page
 from threadline.web.today import QUIET_AFTER
@@ -254,6 +255,20 @@ def import_history_table() -> Table:
         "Undone",
     ]
     return Table("Imports", header, rows)
+
+
+def import_problems_table(run: ImportRun) -> Table:
+    """Every problem of an import run, in the order the file had them."""
+    rows: Iterator[Row] = (
+        [
+            str(problem.get("file") or run.file),
+            problem["line"],
+            "row skipped" if problem["skipped"] else "rest of the row imported",
+            str(problem["message"]),
+        ]
+        for problem in run.problems
+    )
+    return Table("Problems", ["File", "Line", "Outcome", "Problem"], rows)
 
 
 TODAY_TABLES = {

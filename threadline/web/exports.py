@@ -3,7 +3,8 @@
 Anyone may download what they can see: their Today lists, a customer's
 timeline and a customer's contact card. The whole customer list is bulk
 personal data, so only owners and managers may download it; the page says
-so. Every download reads through the same visible_to querysets as its page.
+so. Imports and their problems are theirs alone, as their pages are. Every
+download reads through the same querysets as its page.
 """
 
 import logging
@@ -27,6 +28,7 @@ from threadline.parties.access import party_for_read
 from threadline.parties.models import Party
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
+from threadline.transfer.history import find_run
 from threadline.transfer.spreadsheet import Cell, csv_chunks, write_xlsx
 from threadline.transfer.vcard_export import vcard_texts
 from threadline.web.errors import staff_view
@@ -35,6 +37,7 @@ from threadline.web.export_rows import (
     Table,
     customer_table,
     import_history_table,
+    import_problems_table,
     timeline_table,
 )
 from threadline.web.forms import CustomerFilterForm
@@ -151,6 +154,18 @@ def imports_export(request: StaffRequest, fmt: str) -> HttpResponseBase:
     """The history of imports, for those who may import: owners and managers."""
     Actor.for_user(request.user).require_manage()
     return _table_response(fmt, "imports", import_history_table())
+
+
+@require_GET
+@staff_view
+def import_problems_export(
+    request: StaffRequest, public_id: uuid.UUID, fmt: str
+) -> HttpResponseBase:
+    """Every problem of one import run, for owners and managers."""
+    Actor.for_user(request.user).require_manage()
+    run = find_run(public_id)
+    name = f"import-{run.pk}-problems"
+    return _table_response(fmt, name, import_problems_table(run))
 
 
 def _table_response(fmt: str, name: str, table: Table) -> HttpResponseBase:

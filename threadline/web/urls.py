@@ -94,11 +94,6 @@ urlpatterns = [
     ),
     path("imports/<uuid:public_id>/", imports_views.import_run, name="import_run"),
     path(
-        "imports/<uuid:public_id>/problems.csv",
-        imports_views.import_problems,
-        name="import_problems",
-    ),
-    path(
         "imports/<uuid:public_id>/undo/", imports_views.import_undo, name="import_undo"
     ),
     path(
@@ -146,4 +141,9 @@ urlpatterns = [
     ),
     path("today/<str:list_name>/<str:fmt>/", exports.today_export, name="export_today"),
     path("imports/export/<str:fmt>/", exports.imports_export, name="export_imports"),
+    path(
+        "imports/<uuid:public_id>/problems/<str:fmt>/",
+        exports.import_problems_export,
+        name="export_import_problems",
+    ),
 ]
