@@ -146,4 +146,21 @@ urlpatterns = [
         exports.import_problems_export,
         name="export_import_problems",
     ),
+    path(
+        "duplicates/export/<str:fmt>/",
+        exports.duplicates_export,
+        name="export_duplicates",
+    ),
+    path(
+        "mail/senders/export/<str:fmt>/",
+        exports.senders_export,
+        name="export_senders",
+    ),
+    path("settings/users/export/<str:fmt>/", exports.users_export, name="export_users"),
+    path("settings/teams/export/<str:fmt>/", exports.teams_export, name="export_teams"),
+    path(
+        "settings/mailboxes/export/<str:fmt>/",
+        exports.mailboxes_export,
+        name="export_mailboxes",
+    ),
 ]
