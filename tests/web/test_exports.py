@@ -9,19 +9,25 @@ from typing import Any
 
 import pytest
 import vobject
+from django.db import connection
 from django.http import FileResponse, StreamingHttpResponse
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from threadline.accounts.models import User
+from threadline.accounts.models import Team, User
+from threadline.accounts.services import create_team, create_user, set_team_members
 from threadline.followups.services import create_follow_up
+from threadline.mail.models import Mailbox, SenderStatus, UnknownSender
+from threadline.parties.duplicates import find_duplicates
 from threadline.parties.models import Party, RelationshipKind
 from threadline.parties.services import add_relationship, restrict_party
 from threadline.timeline.actors import Actor
 from threadline.timeline.services import record_event
 from threadline.transfer.importer import import_path
+from threadline.transfer.models import ImportRun
 
 SETUP = Actor.system("test setup")
 
@@ -333,3 +339,297 @@ def test_the_customer_download_reads_a_fixed_number_of_queries(
         rows = csv_rows(client.get(reverse("web:export", args=["csv"])))
 
     assert len(rows) == 31
+
+
+@pytest.fixture
+def import_run(manager: User, tmp_path: Path) -> ImportRun:
+    """A finished import whose problems quote a file's hostile cells."""
+    path = tmp_path / "cards.vcf"
+    path.write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada\r\nEND:VCARD\r\n")
+    import_path(path, user=manager)
+    run = ImportRun.objects.get()
+    run.problems = [
+        {"file": "", "line": 3, "message": "No name", "skipped": True},
+        {"file": "", "line": 7, "message": " =cmd|' /C calc'!A0", "skipped": False},
+        {"file": "", "line": 9, "message": "\n@SUM(A1)", "skipped": True},
+    ]
+    run.save()
+    return run
+
+
+def problems_url(run: ImportRun, fmt: str) -> str:
+    return reverse("web:export_import_problems", args=[run.public_id, fmt])
+
+
+def test_an_imports_problems_download_with_formulas_as_text(
+    signed_in: Callable[[User], Client], manager: User, import_run: ImportRun
+) -> None:
+    client = signed_in(manager)
+
+    response = client.get(problems_url(import_run, "csv"))
+    sheet = load_workbook(
+        io.BytesIO(body(client.get(problems_url(import_run, "xlsx"))))
+    ).active
+
+    today = timezone.localdate().isoformat()
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="import-{import_run.pk}-problems-{today}.csv"'
+    )
+    assert csv_rows(response) == [
+        ["File", "Line", "Outcome", "Problem"],
+        ["cards.vcf", "3", "row skipped", "No name"],
+        ["cards.vcf", "7", "rest of the row imported", "' =cmd|' /C calc'!A0"],
+        ["cards.vcf", "9", "row skipped", "'\n@SUM(A1)"],
+    ]
+    assert [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+        "No name",
+        "' =cmd|' /C calc'!A0",
+        "'\n@SUM(A1)",
+    ]
+    assert sheet["B2"].value == 3
+
+
+def test_only_owners_and_managers_download_an_imports_problems(
+    signed_in: Callable[[User], Client], staff: User, import_run: ImportRun
+) -> None:
+    response = signed_in(staff).get(problems_url(import_run, "csv"))
+
+    assert response.status_code == 403
+
+
+def test_an_import_runs_page_offers_its_problems_as_csv_and_excel(
+    signed_in: Callable[[User], Client], manager: User, import_run: ImportRun
+) -> None:
+    run_page = reverse("web:import_run", args=[import_run.public_id])
+
+    page = signed_in(manager).get(run_page).content.decode()
+
+    assert problems_url(import_run, "csv") in page
+    assert problems_url(import_run, "xlsx") in page
+
+
+@pytest.fixture
+def pairs(make_party: Callable[..., Party], hidden: Party) -> None:
+    """Jane written twice, and Hidden Hanna written twice."""
+    make_party("Jane Example", emails=["jane@example.com"], phones=["+12025550143"])
+    make_party("Jane  Example", emails=["JANE@EXAMPLE.COM"])
+    make_party("Hidden  Hanna", emails=["HANNA@example.com"])
+    find_duplicates()
+
+
+def test_the_duplicate_queue_downloads_both_sides_of_each_pair(
+    signed_in: Callable[[User], Client], outsider: User, pairs: None
+) -> None:
+    url = reverse("web:export_duplicates", args=["csv"])
+
+    rows = csv_rows(signed_in(outsider).get(url))
+
+    header = rows[0]
+    assert header[:3] == ["Score", "Why", "Left name"]
+    assert header[-1] == "Found"
+    [pair] = [dict(zip(header, row, strict=True)) for row in rows[1:]]
+    assert "Same email jane@example.com" in pair["Why"]
+    assert pair["Left name"] == pair["Right name"] == "Jane Example"
+    assert pair["Left Threadline id"] != pair["Right Threadline id"]
+    points = pair["Left contact points"] + pair["Right contact points"]
+    assert "Phone +1 202-555-0143" in points
+    assert pair["Left restricted"] == "no"
+
+
+def test_the_duplicate_download_shows_a_restricted_pair_to_those_who_see_it(
+    signed_in: Callable[[User], Client], staff: User, pairs: None
+) -> None:
+    url = reverse("web:export_duplicates", args=["xlsx"])
+
+    sheet = load_workbook(io.BytesIO(body(signed_in(staff).get(url)))).active
+
+    names = {row[2] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert names == {"Jane Example", "Hidden Hanna"}
+
+
+def test_the_duplicate_download_reads_the_same_queries_for_one_pair_or_many(
+    signed_in: Callable[[User], Client],
+    staff: User,
+    make_party: Callable[..., Party],
+    pairs: None,
+) -> None:
+    client = signed_in(staff)
+    url = reverse("web:export_duplicates", args=["csv"])
+    csv_rows(client.get(url))
+    with CaptureQueriesContext(connection) as few:
+        csv_rows(client.get(url))
+    for number in range(4):
+        for name in (f"Tom Sample {number}", f"Tom  Sample {number}"):
+            make_party(name, emails=[f"tom{number}@example.com"])
+    find_duplicates()
+
+    with CaptureQueriesContext(connection) as many:
+        rows = csv_rows(client.get(url))
+
+    assert len(rows) == 7
+    assert len(many) == len(few)
+
+
+def test_the_duplicates_page_offers_its_downloads(
+    signed_in: Callable[[User], Client], viewer: User, pairs: None
+) -> None:
+    page = signed_in(viewer).get(reverse("web:duplicates")).content.decode()
+
+    assert reverse("web:export_duplicates", args=["xlsx"]) in page
+
+
+def sender(address: str, **fields: Any) -> UnknownSender:
+    return UnknownSender.objects.create(address=address, **fields)
+
+
+def test_unknown_senders_download_only_those_waiting_for_a_decision(
+    signed_in: Callable[[User], Client],
+    viewer: User,
+    hidden: Party,
+    now: dt.datetime,
+) -> None:
+    sender(
+        "jiri@example.cz",
+        name="Jiří Příklad",
+        message_count=2,
+        latest_subject="=1+2 faktura",
+        latest_at=now,
+    )
+    sender("hanna@example.org", status=SenderStatus.ADDED, party=hidden)
+    sender("spam@example.org", status=SenderStatus.IGNORED)
+    url = reverse("web:export_senders", args=["csv"])
+
+    response = signed_in(viewer).get(url)
+    rows = csv_rows(response)
+
+    assert rows[0] == ["Name", "Address", "Emails", "Latest subject", "Latest email"]
+    assert rows[1:] == [
+        [
+            "Jiří Příklad",
+            "jiri@example.cz",
+            "2",
+            "'=1+2 faktura",
+            timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
+        ]
+    ]
+    assert "unknown-senders-" in response["Content-Disposition"]
+
+
+def test_the_senders_page_offers_its_downloads(
+    signed_in: Callable[[User], Client], staff: User
+) -> None:
+    sender("jiri@example.cz")
+
+    page = signed_in(staff).get(reverse("web:mail_senders")).content.decode()
+
+    assert reverse("web:export_senders", args=["csv"]) in page
+
+
+@pytest.fixture
+def crew(owner: User, staff: User, viewer: User) -> Team:
+    team = create_team("Crew", Actor.for_user(owner))
+    return set_team_members(team, [staff, viewer], Actor.for_user(owner))
+
+
+def test_settings_users_download_with_roles_and_teams(
+    signed_in: Callable[[User], Client], viewer: User, owner: User, crew: Team
+) -> None:
+    url = reverse("web:export_users", args=["csv"])
+
+    rows = csv_rows(signed_in(viewer).get(url))
+
+    assert rows[0][:5] == ["Name", "Email", "Role", "Active", "Teams"]
+    by_email = {row[1]: row for row in rows[1:]}
+    assert by_email["vera@example.com"][:5] == [
+        "Vera Viewer",
+        "vera@example.com",
+        "Viewer",
+        "yes",
+        "Crew",
+    ]
+    assert by_email[owner.email][4] == ""
+
+
+def test_settings_teams_download_with_their_members(
+    signed_in: Callable[[User], Client], staff: User, crew: Team
+) -> None:
+    url = reverse("web:export_teams", args=["xlsx"])
+
+    sheet = load_workbook(io.BytesIO(body(signed_in(staff).get(url)))).active
+
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("Team", "Members", "Added")
+    assert rows[1][:2] == ("Crew", "Sam Staff, Vera Viewer")
+
+
+@pytest.mark.parametrize("list_name", ["users", "teams"])
+def test_settings_lists_read_the_same_queries_for_few_people_or_many(
+    signed_in: Callable[[User], Client],
+    owner: User,
+    crew: Team,
+    list_name: str,
+) -> None:
+    client = signed_in(owner)
+    url = reverse(f"web:export_{list_name}", args=["csv"])
+    csv_rows(client.get(url))
+    with CaptureQueriesContext(connection) as few:
+        csv_rows(client.get(url))
+    people = [create_user(f"p{n}@example.com", None, name=f"P {n}") for n in range(4)]
+    set_team_members(crew, people, Actor.for_user(owner))
+    set_team_members(
+        create_team("Office", Actor.for_user(owner)), people, Actor.for_user(owner)
+    )
+
+    with CaptureQueriesContext(connection) as many:
+        csv_rows(client.get(url))
+
+    assert len(many) == len(few)
+
+
+def test_settings_pages_offer_their_downloads(
+    signed_in: Callable[[User], Client], staff: User, crew: Team
+) -> None:
+    client = signed_in(staff)
+
+    users = client.get(reverse("web:settings_users")).content.decode()
+    teams = client.get(reverse("web:settings_teams")).content.decode()
+
+    assert reverse("web:export_users", args=["xlsx"]) in users
+    assert reverse("web:export_teams", args=["xlsx"]) in teams
+
+
+def test_settings_mailboxes_download_with_a_stopped_sync_said(
+    signed_in: Callable[[User], Client],
+    viewer: User,
+    monkeypatch: pytest.MonkeyPatch,
+    now: dt.datetime,
+) -> None:
+    monkeypatch.setenv("THREADLINE_IMAP_HOST", "imap.example.com")
+    monkeypatch.setenv("THREADLINE_IMAP_USER", "desk@example.com")
+    monkeypatch.setenv("THREADLINE_IMAP_PASSWORD", "secret")
+    Mailbox.objects.create(
+        name="main",
+        last_attempt_at=now,
+        last_success_at=now - dt.timedelta(days=2),
+        messages_waiting=12,
+        last_error="-imap.example.com refused the password.",
+    )
+    client = signed_in(viewer)
+
+    rows = csv_rows(client.get(reverse("web:export_mailboxes", args=["csv"])))
+    page = client.get(reverse("web:settings_mailboxes")).content.decode()
+
+    assert rows[0][:5] == ["Name", "Account", "Folder", "Configured", "Sync stopped"]
+    account = "desk@example.com on imap.example.com"
+    assert rows[1][:5] == ["main", account, "INBOX", "yes", "yes"]
+    assert rows[1][7:] == ["12", "0", "'-imap.example.com refused the password."]
+    assert reverse("web:export_mailboxes", args=["csv"]) in page
+
+
+@pytest.mark.parametrize(
+    "name", ["export_duplicates", "export_senders", "export_users", "export_teams"]
+)
+def test_signed_out_visitors_download_no_list(client: Client, name: str) -> None:
+    response = client.get(reverse(f"web:{name}", args=["csv"]))
+
+    assert response.status_code == 302

@@ -320,11 +320,14 @@ def test_all_problems_download_as_csv_safe_for_spreadsheets(
     )
     run.save()
 
-    response = client.get(run_url(run, "problems.csv"))
+    response = client.get(
+        reverse("web:export_import_problems", args=[run.public_id, "csv"])
+    )
 
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    text = b"".join(response.streaming_content).decode().removeprefix("\ufeff")
+    rows = list(csv.reader(io.StringIO(text)))
     assert response["Content-Type"].startswith("text/csv")
-    assert rows[0] == ["file", "line", "outcome", "problem"]
+    assert rows[0] == ["File", "Line", "Outcome", "Problem"]
     assert rows[1][:3] == ["contacts.csv", "3", "row skipped"]
     assert rows[2][3] == "'=HYPERLINK(1)"
 

@@ -45,6 +45,15 @@ class SenderStatus(models.TextChoices):
     IGNORED = "ignored", "Ignored"
 
 
+class UnknownSenderQuerySet(models.QuerySet["UnknownSender"]):
+    def waiting(self) -> "UnknownSenderQuerySet":
+        """Senders no one has decided about yet, the latest mail first.
+
+        They match no customer, so no restriction applies to them.
+        """
+        return self.filter(status=SenderStatus.WAITING).order_by("-latest_at", "-id")
+
+
 class UnknownSender(models.Model):
     """An address that wrote to us, or that we wrote to, with no customer.
 
@@ -79,6 +88,8 @@ class UnknownSender(models.Model):
     triaged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UnknownSenderQuerySet.as_manager()
 
     class Meta:
         ordering = ["-latest_at", "-id"]

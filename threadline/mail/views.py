@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from threadline.config import ConfigurationError
 from threadline.errors import InvalidInput, NotFound
-from threadline.mail.imap import configured_mailboxes, is_stale
-from threadline.mail.models import Mailbox, SenderStatus, UnknownSender
+from threadline.mail.health import mailbox_health
+from threadline.mail.models import SenderStatus, UnknownSender
 from threadline.mail.parsing import ParsedMessage
 from threadline.mail.services import (
     add_sender_as_new_party,
@@ -41,8 +39,7 @@ PREVIEW_CHARS = 240
 @staff_view
 def senders(request: StaffRequest) -> HttpResponse:
     """Addresses that wrote to us, or that we wrote to, with no customer."""
-    waiting = UnknownSender.objects.filter(status=SenderStatus.WAITING)
-    shown = list(waiting.order_by("-latest_at", "-id")[: SENDERS_SHOWN + 1])
+    shown = list(UnknownSender.objects.waiting()[: SENDERS_SHOWN + 1])
     context = {
         "senders": shown[:SENDERS_SHOWN],
         "more": len(shown) > SENDERS_SHOWN,
@@ -116,57 +113,13 @@ def sender_ignore(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     return redirect("web:mail_senders")
 
 
-@dataclass(frozen=True)
-class MailboxRow:
-    """A mailbox as Settings shows it, configured or only remembered."""
-
-    name: str
-    account: str
-    folder: str
-    mailbox: Mailbox | None
-    configured: bool
-    stale: bool
-
-
 @staff_view
 def mailboxes(request: StaffRequest) -> HttpResponse:
     """Each mailbox's sync health, so a stopped sync is never read as quiet."""
-    configuration_error = ""
-    try:
-        configured = configured_mailboxes()
-    except ConfigurationError as error:
-        configured, configuration_error = [], str(error)
-    stored = {mailbox.name: mailbox for mailbox in Mailbox.objects.all()}
-    now = timezone.now()
-    rows = []
-    for settings in configured:
-        mailbox = stored.get(settings.name)
-        rows.append(
-            MailboxRow(
-                name=settings.name,
-                account=f"{settings.username} on {settings.host}",
-                folder=settings.folder,
-                mailbox=mailbox,
-                configured=True,
-                stale=mailbox is None or is_stale(mailbox, now),
-            )
-        )
-    names = {row.name for row in rows}
-    rows += [
-        MailboxRow(
-            name=mailbox.name,
-            account=f"{mailbox.username} on {mailbox.host}",
-            folder=mailbox.folder,
-            mailbox=mailbox,
-            configured=False,
-            stale=False,
-        )
-        for mailbox in stored.values()
-        if mailbox.name not in names
-    ]
+    health = mailbox_health()
     context = {
-        "rows": rows,
-        "configuration_error": configuration_error,
+        "rows": health.rows,
+        "configuration_error": health.configuration_error,
         "tab": "mailboxes",
     }
     return render(request, "mail/mailboxes.html", context)

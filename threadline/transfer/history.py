@@ -1,12 +1,12 @@
 """Reading the history of imports: each run's state, counts and problems."""
 
-import csv
-import io
 import logging
+import uuid
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from threadline.errors import NotFound
 from threadline.transfer.models import ImportRun, RunStatus
 from threadline.transfer.report import NOUNS
 from threadline.transfer.runs import is_stale
@@ -16,9 +16,6 @@ logger = logging.getLogger(__name__)
 
 # Problems shown on a run's page; the rest are in its problems file.
 PROBLEMS_SHOWN = 50
-# Cells a spreadsheet would run as a formula: problem messages quote the
-# imported file, so they are written as text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class State:
@@ -131,23 +128,9 @@ def created_text(created: dict[str, int]) -> str:
     return ", ".join(parts) or "nothing new"
 
 
-def problems_csv(run: ImportRun) -> str:
-    """Every problem of a run as CSV: file, line, outcome and message."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["file", "line", "outcome", "problem"])
-    for problem in run.problems:
-        outcome = "row skipped" if problem["skipped"] else "rest of the row imported"
-        writer.writerow(
-            [
-                _as_text(str(problem.get("file") or run.file)),
-                problem["line"],
-                outcome,
-                _as_text(str(problem["message"])),
-            ]
-        )
-    return out.getvalue()
-
-
-def _as_text(value: str) -> str:
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+def find_run(public_id: uuid.UUID) -> ImportRun:
+    """The run with this id and the people it names; NotFound if none."""
+    run = recent_runs().filter(public_id=public_id).first()
+    if run is None:
+        raise NotFound("No such import.")
+    return run

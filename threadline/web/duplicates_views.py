@@ -72,7 +72,7 @@ def duplicates(request: StaffRequest) -> HttpResponse:
     )
     context = {
         "page": page,
-        "pairs": _pair_views(list(page.object_list), request.user),
+        "pairs": pair_views(list(page.object_list), request.user),
         "can_write": request.user.can_write,
     }
     return render(request, "web/duplicates.html", context)
@@ -195,7 +195,7 @@ def _merge_context(
 ) -> dict[str, Any]:
     survivor, other = _survivor_and_other(candidate, into)
     plan = plan_merge(survivor, other)
-    pair = _pair_views([candidate], user)[0]
+    pair = pair_views([candidate], user)[0]
     keep, go = (pair.left, pair.right) if into == "left" else (pair.right, pair.left)
     return {
         "candidate": candidate,
@@ -238,7 +238,7 @@ def _moves_in_words(plan: MergePlan) -> list[str]:
     return lines
 
 
-def _pair_views(candidates: list[DuplicateCandidate], user: User) -> list[PairView]:
+def pair_views(candidates: list[DuplicateCandidate], user: User) -> list[PairView]:
     """Both sides of each pair with their details, in a fixed number of
     queries however many pairs the page shows."""
     keys = {c.first_id for c in candidates} | {c.second_id for c in candidates}

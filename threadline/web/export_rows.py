@@ -8,17 +8,23 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.text import capfirst
 
-from threadline.accounts.models import User
+from threadline.accounts.models import Team, User
 from threadline.followups.models import FollowUp, FollowUpStatus
-from threadline.parties.models import ContactKind, Party, Stage
+from threadline.mail.health import MailboxHealth
+from threadline.mail.models import Mailbox, UnknownSender
+from threadline.parties.models import ContactKind, DuplicateCandidate, Party, Stage
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.transfer.history import created_text, recent_runs, run_state
+from threadline.transfer.models import ImportRun
 from threadline.transfer.spreadsheet import Cell
+from threadline.web.duplicates_views import Side, pair_views
 from threadline.web.timeline import timeline_page
 from threadline.web.today import QUIET_AFTER
 
@@ -254,6 +260,165 @@ def import_history_table() -> Table:
         "Undone",
     ]
     return Table("Imports", header, rows)
+
+
+def import_problems_table(run: ImportRun) -> Table:
+    """Every problem of an import run, in the order the file had them."""
+    rows: Iterator[Row] = (
+        [
+            str(problem.get("file") or run.file),
+            problem["line"],
+            "row skipped" if problem["skipped"] else "rest of the row imported",
+            str(problem["message"]),
+        ]
+        for problem in run.problems
+    )
+    return Table("Problems", ["File", "Line", "Outcome", "Problem"], rows)
+
+
+def duplicates_table(candidates: QuerySet[DuplicateCandidate], viewer: User) -> Table:
+    """The duplicate review queue; `candidates` comes as the page reads it."""
+    side = [
+        "name",
+        "stage",
+        "owner",
+        "restricted",
+        "contact points",
+        "works at",
+        "timeline entries",
+        "last contact",
+        "Threadline id",
+    ]
+    header = [
+        "Score",
+        "Why",
+        *(f"Left {column}" for column in side),
+        *(f"Right {column}" for column in side),
+        "Found",
+    ]
+    return Table("Possible duplicates", header, _duplicate_rows(candidates, viewer))
+
+
+def _duplicate_rows(
+    candidates: QuerySet[DuplicateCandidate], viewer: User
+) -> Iterator[Row]:
+    # Each batch of pairs reads both sides' details in a fixed number of
+    # queries, the way one page of the queue does.
+    pairs = candidates.iterator(chunk_size=CHUNK)
+    while batch := list(islice(pairs, CHUNK)):
+        for pair in pair_views(batch, viewer):
+            yield [
+                pair.candidate.score,
+                "; ".join(capfirst(str(reason)) for reason in pair.candidate.reasons),
+                *_side_cells(pair.left),
+                *_side_cells(pair.right),
+                pair.candidate.created_at,
+            ]
+
+
+def _side_cells(side: Side) -> Row:
+    party = side.party
+    return [
+        party.display_name,
+        party.get_stage_display(),
+        party.owner.display_name if party.owner else "",
+        party.restricted,
+        "; ".join(
+            f"{point.get_kind_display()} {point.display}" for point in side.points
+        ),
+        ", ".join(employer.display_name for employer in side.organisations),
+        side.events,
+        party.last_interaction_at,
+        str(party.public_id),
+    ]
+
+
+def senders_table(senders: QuerySet[UnknownSender]) -> Table:
+    """Unknown senders waiting for a decision, as the triage page lists them."""
+    rows: Iterator[Row] = (
+        [
+            sender.name,
+            sender.address,
+            sender.message_count,
+            sender.latest_subject,
+            sender.latest_at,
+        ]
+        for sender in senders.iterator(chunk_size=CHUNK)
+    )
+    header = ["Name", "Address", "Emails", "Latest subject", "Latest email"]
+    return Table("Unknown senders", header, rows)
+
+
+def users_table(people: QuerySet[User]) -> Table:
+    """Everyone who uses Threadline, with their role, state and teams."""
+    rows: Iterator[Row] = (
+        [
+            person.display_name,
+            person.email,
+            person.get_role_display(),
+            person.is_active,
+            ", ".join(team.name for team in person.teams.all()),
+            person.created_at,
+            person.deactivated_at,
+        ]
+        for person in people.iterator(chunk_size=CHUNK)
+    )
+    header = ["Name", "Email", "Role", "Active", "Teams", "Added", "Deactivated"]
+    return Table("Users", header, rows)
+
+
+def teams_table(teams: QuerySet[Team]) -> Table:
+    """Every team with its active members, as Settings lists them."""
+    rows: Iterator[Row] = (
+        [
+            team.name,
+            ", ".join(member.display_name for member in team.members.all()),
+            team.created_at,
+        ]
+        for team in teams.iterator(chunk_size=CHUNK)
+    )
+    return Table("Teams", ["Team", "Members", "Added"], rows)
+
+
+def mailboxes_table(health: MailboxHealth) -> Table:
+    """Each mailbox's sync health, a stopped sync said in so many words."""
+    rows: Iterator[Row] = (
+        [
+            row.name,
+            row.account,
+            row.folder,
+            row.configured,
+            row.stale,
+            *_sync_cells(row.mailbox),
+        ]
+        for row in health.rows
+    )
+    header = [
+        "Name",
+        "Account",
+        "Folder",
+        "Configured",
+        "Sync stopped",
+        "Last good sync",
+        "Last try",
+        "Waiting to be fetched",
+        "Could not be read",
+        "Last error",
+    ]
+    return Table("Mailboxes", header, rows)
+
+
+def _sync_cells(mailbox: Mailbox | None) -> Row:
+    """A mailbox's sync record; blank for one that never synced."""
+    if mailbox is None:
+        return [None, None, None, None, ""]
+    return [
+        mailbox.last_success_at,
+        mailbox.last_attempt_at,
+        mailbox.messages_waiting,
+        mailbox.messages_skipped,
+        mailbox.last_error,
+    ]
 
 
 TODAY_TABLES = {

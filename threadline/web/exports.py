@@ -1,9 +1,11 @@
 """Downloads of the web app's lists as CSV, XLSX and vCard.
 
 Anyone may download what they can see: their Today lists, a customer's
-timeline and a customer's contact card. The whole customer list is bulk
+timeline and contact card, the duplicate queue, unknown senders, and the
+users, teams and mailboxes of Settings. The whole customer list is bulk
 personal data, so only owners and managers may download it; the page says
-so. Every download reads through the same visible_to querysets as its page.
+so. Imports and their problems are theirs alone, as their pages are. Every
+download reads through the same querysets as its page.
 """
 
 import logging
@@ -23,10 +25,14 @@ from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
+from threadline.mail.health import mailbox_health
+from threadline.mail.models import UnknownSender
 from threadline.parties.access import party_for_read
+from threadline.parties.duplicates import candidates_for
 from threadline.parties.models import Party
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
+from threadline.transfer.history import find_run
 from threadline.transfer.spreadsheet import Cell, csv_chunks, write_xlsx
 from threadline.transfer.vcard_export import vcard_texts
 from threadline.web.errors import staff_view
@@ -34,11 +40,18 @@ from threadline.web.export_rows import (
     TODAY_TABLES,
     Table,
     customer_table,
+    duplicates_table,
     import_history_table,
+    import_problems_table,
+    mailboxes_table,
+    senders_table,
+    teams_table,
     timeline_table,
+    users_table,
 )
 from threadline.web.forms import CustomerFilterForm
 from threadline.web.http import StaffRequest
+from threadline.web.settings_views import people_with_teams, teams_with_members
 
 # The customer list is filtered exactly as the page filters it.
 from threadline.web.views import _filtered_parties
@@ -151,6 +164,52 @@ def imports_export(request: StaffRequest, fmt: str) -> HttpResponseBase:
     """The history of imports, for those who may import: owners and managers."""
     Actor.for_user(request.user).require_manage()
     return _table_response(fmt, "imports", import_history_table())
+
+
+@require_GET
+@staff_view
+def import_problems_export(
+    request: StaffRequest, public_id: uuid.UUID, fmt: str
+) -> HttpResponseBase:
+    """Every problem of one import run, for owners and managers."""
+    Actor.for_user(request.user).require_manage()
+    run = find_run(public_id)
+    name = f"import-{run.pk}-problems"
+    return _table_response(fmt, name, import_problems_table(run))
+
+
+@require_GET
+@staff_view
+def duplicates_export(request: StaffRequest, fmt: str) -> HttpResponseBase:
+    """The duplicate queue, without a pair the user cannot see both sides of."""
+    table = duplicates_table(candidates_for(request.user), request.user)
+    return _table_response(fmt, "duplicates", table)
+
+
+@require_GET
+@staff_view
+def senders_export(request: StaffRequest, fmt: str) -> HttpResponseBase:
+    """Every unknown sender waiting for a decision, not only the page's."""
+    table = senders_table(UnknownSender.objects.waiting())
+    return _table_response(fmt, "unknown-senders", table)
+
+
+@require_GET
+@staff_view
+def users_export(request: StaffRequest, fmt: str) -> HttpResponseBase:
+    return _table_response(fmt, "users", users_table(people_with_teams()))
+
+
+@require_GET
+@staff_view
+def teams_export(request: StaffRequest, fmt: str) -> HttpResponseBase:
+    return _table_response(fmt, "teams", teams_table(teams_with_members()))
+
+
+@require_GET
+@staff_view
+def mailboxes_export(request: StaffRequest, fmt: str) -> HttpResponseBase:
+    return _table_response(fmt, "mailboxes", mailboxes_table(mailbox_health()))
 
 
 def _table_response(fmt: str, name: str, table: Table) -> HttpResponseBase:

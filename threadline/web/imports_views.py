@@ -15,15 +15,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from threadline.errors import Conflict, InvalidInput, NotFound
+from threadline.errors import Conflict, InvalidInput
 from threadline.timeline.actors import Actor
-from threadline.transfer.history import (
-    PROBLEMS_SHOWN,
-    problems_csv,
-    recent_runs,
-    view,
-)
-from threadline.transfer.models import ImportRun
+from threadline.transfer.history import PROBLEMS_SHOWN, find_run, recent_runs, view
 from threadline.transfer.undo import kept_parties
 from threadline.transfer.uploads import (
     discard_upload,
@@ -117,7 +111,7 @@ def import_run(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     is over, the whole page reloads.
     """
     Actor.for_user(request.user).require_manage()
-    shown = view(_run(public_id))
+    shown = view(find_run(public_id))
     context = {"shown": shown, "run": shown.run}
     if request.htmx and shown.working:
         return render(request, "web/imports/partials/run_status.html", context)
@@ -129,21 +123,10 @@ def import_run(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
 
 
 @staff_view
-def import_problems(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
-    """Every problem of a run, as a CSV file to open in a spreadsheet."""
-    Actor.for_user(request.user).require_manage()
-    run = _run(public_id)
-    response = HttpResponse(problems_csv(run), content_type="text/csv; charset=utf-8")
-    name = f"import-{run.pk}-problems.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
-
-
-@staff_view
 @require_POST
 def import_undo(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     Actor.for_user(request.user).require_manage()
-    run = _run(public_id)
+    run = find_run(public_id)
     try:
         start_undo(run, request.user)
     except Conflict as error:
@@ -157,7 +140,7 @@ def import_undo(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def import_again(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     Actor.for_user(request.user).require_manage()
-    run = _run(public_id)
+    run = find_run(public_id)
     try:
         run_again(run, request.user)
     except (Conflict, InvalidInput) as error:
@@ -167,14 +150,3 @@ def import_again(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
             request, f"Running import #{run.pk} again; rows already in are skipped."
         )
     return redirect("web:import_run", public_id=run.public_id)
-
-
-def _run(public_id: uuid.UUID) -> ImportRun:
-    run = (
-        ImportRun.objects.select_related("started_by", "undone_by")
-        .filter(public_id=public_id)
-        .first()
-    )
-    if run is None:
-        raise NotFound("No such import.")
-    return run

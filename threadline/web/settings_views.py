@@ -62,7 +62,7 @@ def users(request: StaffRequest) -> HttpResponse:
     elif request.user.can_manage:
         form = AddUserForm(actor=request.user)
 
-    context = {"people": _people(), "form": form, "tab": "users"}
+    context = {"people": people_with_teams(), "form": form, "tab": "users"}
     status = 400 if form is not None and form.errors else 200
     return render(request, "web/settings/users.html", context, status=status)
 
@@ -120,7 +120,7 @@ def teams(request: StaffRequest) -> HttpResponse:
     elif request.user.can_manage:
         form = TeamForm()
 
-    context = {"teams": _teams(), "form": form, "tab": "teams"}
+    context = {"teams": teams_with_members(), "form": form, "tab": "teams"}
     status = 400 if form is not None and form.errors else 200
     return render(request, "web/settings/teams.html", context, status=status)
 
@@ -178,14 +178,15 @@ def _webcal(address: str) -> str:
     return f"webcal://{rest}" if rest else ""
 
 
-def _people() -> QuerySet[User]:
+def people_with_teams() -> QuerySet[User]:
     """Every account, active first, with its teams in one more query."""
     return User.objects.prefetch_related(
         Prefetch("teams", queryset=Team.objects.order_by("name"))
     ).order_by("-is_active", "name", "email")
 
 
-def _teams() -> QuerySet[Team]:
+def teams_with_members() -> QuerySet[Team]:
+    """Every team by name, with its active members in one more query."""
     active = User.objects.filter(is_active=True).order_by("name", "email")
     return Team.objects.prefetch_related(Prefetch("members", queryset=active))
 

@@ -94,11 +94,6 @@ urlpatterns = [
     ),
     path("imports/<uuid:public_id>/", imports_views.import_run, name="import_run"),
     path(
-        "imports/<uuid:public_id>/problems.csv",
-        imports_views.import_problems,
-        name="import_problems",
-    ),
-    path(
         "imports/<uuid:public_id>/undo/", imports_views.import_undo, name="import_undo"
     ),
     path(
@@ -146,4 +141,26 @@ urlpatterns = [
     ),
     path("today/<str:list_name>/<str:fmt>/", exports.today_export, name="export_today"),
     path("imports/export/<str:fmt>/", exports.imports_export, name="export_imports"),
+    path(
+        "imports/<uuid:public_id>/problems/<str:fmt>/",
+        exports.import_problems_export,
+        name="export_import_problems",
+    ),
+    path(
+        "duplicates/export/<str:fmt>/",
+        exports.duplicates_export,
+        name="export_duplicates",
+    ),
+    path(
+        "mail/senders/export/<str:fmt>/",
+        exports.senders_export,
+        name="export_senders",
+    ),
+    path("settings/users/export/<str:fmt>/", exports.users_export, name="export_users"),
+    path("settings/teams/export/<str:fmt>/", exports.teams_export, name="export_teams"),
+    path(
+        "settings/mailboxes/export/<str:fmt>/",
+        exports.mailboxes_export,
+        name="export_mailboxes",
+    ),
 ]

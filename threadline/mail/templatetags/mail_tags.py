@@ -6,7 +6,7 @@ from django import template
 from django.utils import timezone
 
 from threadline.mail.imap import is_stale
-from threadline.mail.models import Mailbox, SenderStatus, UnknownSender
+from threadline.mail.models import Mailbox, UnknownSender
 
 register = template.Library()
 
@@ -24,7 +24,7 @@ class MailNotices:
 def mail_notices() -> MailNotices:
     """Two small queries; both tables stay short."""
     now = timezone.now()
-    waiting = UnknownSender.objects.filter(status=SenderStatus.WAITING).count()
+    waiting = UnknownSender.objects.waiting().count()
     stopped = [
         mailbox.username or mailbox.name
         for mailbox in Mailbox.objects.all()
