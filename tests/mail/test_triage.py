@@ -193,3 +193,12 @@ def test_a_customer_gets_a_message_once_whichever_address_it_reached(
     add_sender_to_party(sender, jane, Actor.for_user(staff))
 
     assert Event.objects.filter(party=jane, kind=Kind.MESSAGE).count() == 1
+
+
+def test_settings_mailboxes_counts_and_links_the_waiting_senders(
+    signed_in, staff, jiri
+):
+    page = signed_in(staff).get(reverse("web:settings_mailboxes")).content.decode()
+
+    assert "1 unknown sender waits for a decision" in page
+    assert reverse("web:mail_senders") in page

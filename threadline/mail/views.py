@@ -120,6 +120,7 @@ def mailboxes(request: StaffRequest) -> HttpResponse:
     context = {
         "rows": health.rows,
         "configuration_error": health.configuration_error,
+        "waiting_senders": UnknownSender.objects.waiting().count(),
         "tab": "mailboxes",
     }
     return render(request, "mail/mailboxes.html", context)
