@@ -233,3 +233,28 @@ def test_merge_events_stay_on_the_survivors_timeline(signed_in, staff, pair):
 
     assert Event.objects.filter(party=left, kind=Kind.CALL).count() == 1
     assert merge.payload["other_name"] == "Jane Example"
+
+
+def test_the_button_looks_through_every_customer_now(signed_in, staff, make_party):
+    make_party("Ann Lee", emails=["ann@example.com"])
+    make_party("Ann Lee", emails=["ANN@example.com"])
+    client = signed_in(staff)
+    assert "Look through every customer" in client.get(QUEUE).content.decode()
+
+    answer = client.post(reverse("web:duplicates_find"), follow=True)
+
+    text = answer.content.decode()
+    assert "Looked through 2 customers: 1 new possible duplicate, 1 in all." in text
+    assert "Same email ann@example.com" in text
+
+
+def test_a_viewer_may_not_start_a_search(signed_in, viewer, make_party):
+    make_party("Ann Lee", emails=["ann@example.com"])
+    make_party("Ann Lee", emails=["ANN@example.com"])
+    client = signed_in(viewer)
+    assert "Look through every customer" not in client.get(QUEUE).content.decode()
+
+    answer = client.post(reverse("web:duplicates_find"))
+
+    assert answer.status_code == 403
+    assert not DuplicateCandidate.objects.exists()

@@ -17,6 +17,7 @@ urlpatterns = [
     path("customers/new/", views.party_new, name="party_new"),
     path("customers/pick/", views.party_pick, name="party_pick"),
     path("duplicates/", duplicates_views.duplicates, name="duplicates"),
+    path("duplicates/find/", duplicates_views.duplicates_find, name="duplicates_find"),
     path(
         "duplicates/<uuid:public_id>/merge/",
         duplicates_views.duplicate_merge,
