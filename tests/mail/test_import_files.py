@@ -59,6 +59,23 @@ def test_unknown_sender_is_kept_for_triage_with_its_messages(write_eml):
     assert not Event.objects.filter(kind=Kind.MESSAGE).exists()
 
 
+def test_raw_8bit_headers_are_read_as_utf8_else_as_windows_1252(write_eml, tmp_path):
+    import_path(write_eml(sender="Jiří Příklad <jiri@example.cz>", subject="Schön"))
+    latin = tmp_path / "latin.eml"
+    latin.write_bytes(
+        build_message(
+            message_id="<m2@example.net>", sender="x <jose@example.es>"
+        ).replace(b"From: x", "From: José Núñez".encode("cp1252"))
+    )
+    import_path(latin)
+
+    senders = UnknownSender.objects.order_by("address")
+    assert [(s.name, s.latest_subject) for s in senders] == [
+        ("Jiří Příklad", "Schön"),
+        ("José Núñez", "Boiler service"),
+    ]
+
+
 def test_mail_from_our_own_address_is_outbound_to_each_recipient(
     make_party, write_eml, owner
 ):
