@@ -5,13 +5,16 @@ from pathlib import Path
 import pytest
 
 from tests.mail.conftest import DATA, build_message, corpus_files
+from threadline.accounts.services import deactivate_with_handover
 from threadline.mail.models import HeldMessage, UnknownSender
 from threadline.parties.models import Party
 from threadline.threads.models import Thread
+from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.transfer.importer import import_path
 from threadline.transfer.models import ImportRun
+from threadline.web.timeline import timeline_page
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +62,23 @@ def test_unknown_sender_is_kept_for_triage_with_its_messages(write_eml):
     assert not Event.objects.filter(kind=Kind.MESSAGE).exists()
 
 
+def test_raw_8bit_headers_are_read_as_utf8_else_as_windows_1252(write_eml, tmp_path):
+    import_path(write_eml(sender="Jiří Příklad <jiri@example.cz>", subject="Schön"))
+    latin = tmp_path / "latin.eml"
+    latin.write_bytes(
+        build_message(
+            message_id="<m2@example.net>", sender="x <jose@example.es>"
+        ).replace(b"From: x", "From: José Núñez".encode("cp1252"))
+    )
+    import_path(latin)
+
+    senders = UnknownSender.objects.order_by("address")
+    assert [(s.name, s.latest_subject) for s in senders] == [
+        ("Jiří Příklad", "Schön"),
+        ("José Núñez", "Boiler service"),
+    ]
+
+
 def test_mail_from_our_own_address_is_outbound_to_each_recipient(
     make_party, write_eml, owner
 ):
@@ -85,6 +105,45 @@ def test_a_deactivated_users_mail_stays_ours(make_party, write_eml, staff):
     import_path(write_eml(sender="Sam <sam@example.com>", to="jane@example.net"))
 
     assert [event.direction for event in _messages(jane)] == ["outbound"]
+
+
+def test_mail_imported_while_a_user_was_active_stays_after_their_handover(
+    make_party, write_eml, owner, staff, other_staff
+):
+    jane = make_party("Jane Example", emails=["jane@example.net"], owner=staff)
+    bo = make_party("Bo Park", emails=["bo@example.org"])
+    sent = write_eml(
+        sender="Sam <sam@example.com>",
+        to="jane@example.net",
+        extra="Cc: bo@example.org",
+    )
+    reply = write_eml(
+        sender="Jane <jane@example.net>",
+        to="Sam <sam@example.com>",
+        subject="Re: Boiler service",
+        message_id="<m2@example.net>",
+        extra="In-Reply-To: <m1@example.net>",
+    )
+    import_path(sent)
+    import_path(reply)
+
+    deactivate_with_handover(staff, Actor.for_user(owner), hand_to=other_staff)
+    import_path(sent)
+    import_path(reply)
+
+    page = timeline_page(jane, kind=Kind.MESSAGE, viewer=other_staff)
+    assert [(e.direction, e.payload["sender"]) for e in page.events] == [
+        ("inbound", "Jane <jane@example.net>"),
+        ("outbound", "Sam <sam@example.com>"),
+    ]
+    [thread] = {event.thread for event in page.events}
+    assert thread.owner == other_staff
+    [to_bo] = timeline_page(bo, kind=Kind.MESSAGE, viewer=other_staff).events
+    assert (to_bo.direction, to_bo.payload["sender"]) == (
+        "outbound",
+        "Sam <sam@example.com>",
+    )
+    assert not UnknownSender.objects.exists()
 
 
 def test_configured_own_domain_counts_as_ours(make_party, write_eml, monkeypatch):

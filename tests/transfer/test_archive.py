@@ -12,11 +12,19 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
+from tests.mail.conftest import build_message
 from threadline.accounts.models import Role, User
 from threadline.accounts.services import create_team, set_team_members
 from threadline.errors import InvalidInput
 from threadline.followups.services import create_follow_up
+from threadline.mail.models import HeldMessage, Mailbox, MessageLink, UnknownSender
+from threadline.mail.parsing import parse_message
+from threadline.mail.services import OwnAddresses, record_message
+from threadline.parties.duplicates import find_duplicates
+from threadline.parties.merging import merge_parties
 from threadline.parties.models import (
+    CandidateStatus,
+    DuplicateCandidate,
     FactCategory,
     Party,
     PartyKind,
@@ -110,7 +118,46 @@ def build_record(owner: User, staff: User) -> dict[str, Any]:
         started_at=timezone.now(),
         created={"person": 1},
     )
+    build_mail()
+    build_duplicates(actor)
     return {"jane": jane, "acme": acme, "secret": secret}
+
+
+def build_mail() -> None:
+    """An imported message on Jane's timeline, a synced mailbox, and an
+    unknown sender whose message waits in triage."""
+    own = OwnAddresses(frozenset({"sales@example.com"}), frozenset())
+    importer = Actor.importer("import of mail.mbox")
+    for sender, message_id in (
+        ("Jane Example <jane@example.com>", "<m1@example.com>"),
+        ("Jiří Příklad <jiri@example.cz>", "<m2@example.cz>"),
+    ):
+        raw = build_message(sender=sender, message_id=message_id)
+        record_message(parse_message(raw), importer, own=own, origin="mail.mbox")
+    Mailbox.objects.create(
+        name="main",
+        host="imap.example.com",
+        username="sales@example.com",
+        uid_validity=7,
+        last_uid=42,
+        last_attempt_at=timezone.now(),
+        last_success_at=timezone.now(),
+        messages_skipped=1,
+    )
+
+
+def build_duplicates(actor: Actor) -> None:
+    """An open duplicate pair, and another pair merged."""
+    for name, email in (
+        ("Robert Sample", "rob@example.org"),
+        ("Robert Sample", "robert@example.org"),
+        ("Ann Lee", "ann@example.org"),
+        ("Ann Lee", "ann.lee@example.org"),
+    ):
+        create_party(actor, display_name_text=name, emails=[email])
+    find_duplicates()
+    ann, other_ann = Party.objects.filter(display_name="Ann Lee").order_by("pk")
+    merge_parties(ann, other_ann, actor)
 
 
 @pytest.fixture
@@ -146,6 +193,14 @@ def test_round_trip_restores_an_identical_database(
 
     before = json.loads((first / "manifest.json").read_text())
     after = json.loads((second / "manifest.json").read_text())
+    filled = {entry["model"] for entry in before["files"] if entry["rows"]}
+    assert filled >= {
+        "mail.mailbox",
+        "mail.unknownsender",
+        "mail.heldmessage",
+        "mail.messagelink",
+        "parties.duplicatecandidate",
+    }
     runs = "transfer.importrun.jsonl"
     for entry in before["files"]:
         if entry["file"] != runs:
@@ -195,6 +250,36 @@ def test_restore_keeps_ids_times_and_bytes_and_rebuilds_search(
     assert secret.allowed_users.count() == 2 and secret.allowed_teams.count() == 1
     olivia = User.objects.get(email=owner.email)
     assert olivia.role == Role.OWNER and olivia.password == owner.password
+
+
+def test_restore_keeps_mail_triage_duplicate_pairs_and_merges(
+    record: dict[str, Any], tmp_path: Path
+) -> None:
+    archive.export_archive(tmp_path / "a")
+    empty_database()
+
+    import_path(tmp_path / "a")
+
+    message = Event.objects.get(party=record["jane"], kind=Kind.MESSAGE)
+    assert message.thread is not None and message.thread.title == "Boiler service"
+    assert MessageLink.objects.get().thread == message.thread
+    jiri = UnknownSender.objects.get()
+    assert (jiri.address, jiri.message_count) == ("jiri@example.cz", 1)
+    held = HeldMessage.objects.get(sender=jiri)
+    assert held.message["subject"] == "Boiler service"
+    mailbox = Mailbox.objects.get()
+    assert (mailbox.uid_validity, mailbox.last_uid) == (7, 42)
+    statuses = dict(
+        DuplicateCandidate.objects.values_list("first__display_name", "status")
+    )
+    assert statuses == {
+        "Robert Sample": CandidateStatus.OPEN,
+        "Ann Lee": CandidateStatus.MERGED,
+    }
+    ann, other_ann = Party.objects.filter(display_name="Ann Lee").order_by("pk")
+    assert other_ann.merged_into == ann and other_ann.archived_at is not None
+    assert Event.objects.filter(party=ann, kind=Kind.MERGE).exists()
+    assert find_one_party("ann.lee@example.org") == ann
 
 
 def test_manifest_counts_every_file_and_names_what_is_rebuilt(

@@ -1,6 +1,10 @@
 """The handed CSV cases: each stands for a kind of fault other CRMs had."""
 
+import csv
+import io
+
 import pytest
+from django.urls import reverse
 
 from tests.transfer.conftest import DATA
 from threadline.parties.models import ContactKind, ContactPoint, Party, PartyKind
@@ -14,6 +18,14 @@ pytestmark = pytest.mark.django_db
 
 def emails_of(party: Party) -> list[str]:
     return [point.raw for point in party.contact_points.filter(kind=ContactKind.EMAIL)]
+
+
+def record_of_parties() -> dict[str, list[tuple[str, str]]]:
+    """Each party's name with its contact points, as a round trip keeps them."""
+    return {
+        party.display_name: sorted(party.contact_points.values_list("kind", "raw"))
+        for party in Party.objects.all()
+    }
 
 
 def test_leading_bom_is_stripped_so_the_first_column_is_email():
@@ -79,18 +91,25 @@ def test_windows_1252_names_decode_without_mojibake():
     assert not any("Ã" in name or "\ufffd" in name for name in names)
 
 
-def test_names_survive_a_round_trip_through_utf8(tmp_path):
+def test_names_survive_a_round_trip_through_the_customer_download(
+    tmp_path, client, manager
+):
     import_path(DATA / "csv_cp1252_accented_names.csv")
-    exported = tmp_path / "exported.csv"
-    lines = ["name,email"] + [
-        f"{party.display_name},{emails_of(party)[0]}" for party in Party.objects.all()
-    ]
-    exported.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before = record_of_parties()
+    client.force_login(manager)
+    response = client.get(reverse("web:export", args=["csv"]))
+    exported = tmp_path / "customers.csv"
+    exported.write_bytes(b"".join(response.streaming_content))
 
     report = import_path(exported)
 
-    assert report.created["person"] == 0
-    assert Party.objects.count() == 3
+    rows = list(csv.DictReader(io.StringIO(exported.read_text(encoding="utf-8-sig"))))
+    assert {row["Name"] for row in rows} == set(before)
+    assert (report.rows_used, report.problems) == (3, [])
+    assert "person" not in report.created
+    assert "contact point" not in report.created
+    assert record_of_parties() == before
+    assert set(before) == {"Juan José Ejemplo", "Zoë Exemplär", "François ‘Frank’ Test"}
 
 
 def test_email_spelled_three_ways_is_one_contact_with_the_first_spelling():

@@ -246,3 +246,48 @@ def test_a_file_is_read_as_events_only_with_a_time_and_an_interaction_type():
         "occurred_at": 2,
         "summary": 3,
     }
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["batch", "row"])
+def test_a_row_with_only_a_phone_lands_on_the_customer_whose_name_agrees(
+    tmp_path, bulk
+):
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "name,phone\nBo Park,+1 202 555 0100\nAda Kim,+1 202 555 0199\n"
+    )
+    import_path(contacts)
+    path = write(
+        tmp_path,
+        [
+            "call,2025-03-10T09:00Z,BO PARK,(202) 555-0100,Boiler noise\n",
+            "note,2025-03-11T09:00Z,,202.555.0199,Prefers mornings\n",
+            "call,2025-03-12T09:00Z,Cy Park,202 555 0100,Asked for Bo\n",
+        ],
+        header="type,when,name,phone,summary\n",
+    )
+
+    report = import_events(open_table(path), None, bulk=bulk)
+
+    bo = Party.objects.get(display_name="Bo Park")
+    ada = Party.objects.get(display_name="Ada Kim")
+    cy = Party.objects.get(display_name="Cy Park")
+    assert interactions(bo) == [("call", "Boiler noise")]
+    assert interactions(ada) == [("note", "Prefers mornings")]
+    assert interactions(cy) == [("call", "Asked for Bo")]
+    assert report.created["person"] == 1
+    assert report.problems == []
+
+
+def test_a_row_with_only_an_unknown_phone_and_no_name_is_reported(tmp_path):
+    path = write(
+        tmp_path,
+        ["call,2025-03-10T09:00Z,,+1 202 555 0142,Who?\n"],
+        header="type,when,name,phone,summary\n",
+    )
+
+    report = import_path(path)
+
+    assert report.rows_used == 0
+    assert "no customer with this phone" in report.problems[0].message
+    assert not Party.objects.exists()

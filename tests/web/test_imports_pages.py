@@ -4,6 +4,7 @@ import csv
 import datetime as dt
 import io
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from django.utils import timezone
 from tests.web.conftest import HTMX
 from threadline.accounts.models import User
 from threadline.parties.models import Party
-from threadline.transfer import uploads
+from threadline.transfer import runs, uploads, writing
 from threadline.transfer.models import ImportRun, RunStatus
 from threadline.transfer.runs import STALE_AFTER, start_run
 
@@ -243,6 +244,36 @@ def test_progress_is_polled_while_the_run_works(signed_in: SignIn, owner: User) 
     assert 'hx-trigger="every 2s"' in fragment
     assert 'aria-valuenow="25"' in fragment
     assert "250 of 1000 records" in fragment
+
+
+def test_a_real_run_writes_its_progress_batch_by_batch_and_its_final_total(
+    signed_in: SignIn, owner: User, monkeypatch
+) -> None:
+    client = signed_in(owner)
+    rows = "".join(f"Person {n},p{n}@example.com\n" for n in range(70))
+    check_url = upload(client, f"name,email\n{rows}".encode(), "people.csv")["Location"]
+    monkeypatch.setattr(writing, "BULK_ROWS", 20)
+    monkeypatch.setattr(runs, "PROGRESS_EVERY", 20)
+    shown: list[str] = []
+    note_progress = runs.note_progress
+
+    def note_and_look(run: ImportRun, rows_done: int, rows_total: int) -> None:
+        note_progress(run, rows_done, rows_total)
+        fragment = client.get(run_url(run), **HTMX).content.decode()
+        shown.append(re.search(r"\d+ of \d+ records", fragment).group())
+
+    monkeypatch.setattr(runs, "note_progress", note_and_look)
+    client.post(check_url + "start/")
+
+    run = ImportRun.objects.get()
+    assert shown == [f"{done} of 70 records" for done in (0, 20, 40, 60)]
+    assert (run.status, run.rows, run.rows_total, run.rows_used) == (
+        RunStatus.DONE,
+        70,
+        70,
+        70,
+    )
+    assert Party.objects.count() == 70
 
 
 def test_the_page_reloads_once_the_run_is_over(signed_in: SignIn, owner: User) -> None:

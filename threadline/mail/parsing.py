@@ -37,6 +37,8 @@ REPLY_PREFIX = re.compile(
     re.IGNORECASE,
 )
 MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+# A byte the parser could not decode, kept as a lone surrogate.
+UNDECODED_BYTE = re.compile("[\udc80-\udcff]")
 BODY_CHARS = 20_000
 SUBJECT_CHARS = 300
 ADDRESS_CHARS = 500
@@ -165,7 +167,7 @@ def _header(message: EmailMessage, name: str, warnings: list[str]) -> str:
         value = _raw_header(message, name)
     if value is None:
         return ""
-    return str(value)
+    return _undecoded(str(value))
 
 
 def _raw_header(message: EmailMessage, name: str) -> str:
@@ -173,6 +175,21 @@ def _raw_header(message: EmailMessage, name: str) -> str:
         if key.lower() == name.lower():
             return str(value)
     return ""
+
+
+def _undecoded(text: str) -> str:
+    """Read the raw 8-bit bytes of a header as UTF-8, else as Windows-1252.
+
+    The parser keeps bytes it cannot decode as lone surrogates, which no
+    database stores; RFC 6532 mail and old clients write such headers.
+    """
+    if not UNDECODED_BYTE.search(text):
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
 
 
 def _subject(message: EmailMessage, warnings: list[str]) -> str:
@@ -199,12 +216,13 @@ def _addresses(message: EmailMessage, name: str, warnings: list[str]) -> list[Ad
         )
     found: dict[str, Address] = {}
     for display, spec in pairs:
-        address = _normalised(spec)
+        address = _normalised(_undecoded(spec))
         if address is None:
             if spec.strip():
                 warnings.append(f"{name}: {spec.strip()[:80]!r} is not an address")
             continue
-        found.setdefault(address, Address(address, " ".join(str(display).split())))
+        display_name = " ".join(_undecoded(str(display)).split())
+        found.setdefault(address, Address(address, display_name))
     return list(found.values())
 
 
