@@ -16,6 +16,7 @@ from threadline.transfer.spreadsheet import (
     Cell,
     csv_chunks,
     neutralise,
+    unneutralise,
     write_xlsx,
 )
 
@@ -110,3 +111,13 @@ def test_xlsx_keeps_numbers_and_times_and_shows_formulas_as_text(settings) -> No
     assert values[1] == ["'=1+1", -42.5, local, "'+1 202 555 0199"]
     assert sheet["A2"].data_type == "s"
     assert values[2][0] == "ab"
+
+
+@given(st.text().filter(lambda text: not text.startswith("'")))
+def test_a_neutralised_value_reads_back_as_it_was(text: str) -> None:
+    assert unneutralise(str(neutralise(text))) == text
+
+
+@pytest.mark.parametrize("text", ["'quoted'", "'", "'Brien", "''=1"])
+def test_a_quote_before_anything_but_a_formula_is_kept(text: str) -> None:
+    assert unneutralise(text) == text

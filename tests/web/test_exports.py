@@ -125,6 +125,39 @@ def test_the_customer_list_as_vcards_reads_back(
     assert card.uid.value == str(jane.public_id)
 
 
+def test_a_customer_download_edited_in_a_spreadsheet_imports_back_onto_the_same(
+    signed_in: Callable[[User], Client],
+    manager: User,
+    jane: Party,
+    make_party: Callable[..., Party],
+    tmp_path: Path,
+) -> None:
+    """Rows are matched by their Threadline id, so a customer known only by
+    name, or whose name was retyped, is not created a second time."""
+    cher = make_party("Cher")
+    bo = make_party("Bo Park", phones=["+1 212 555 0101"])
+    rows = csv_rows(signed_in(manager).get(reverse("web:export", args=["csv"])))
+    header, edited = rows[0], {row[0]: row for row in rows[1:]}
+    edited["Cher"][header.index("Phone")] = "+1 305 555 0177"
+    edited["Bo Park"][0] = "Bo-Young Park"
+    download = tmp_path / "customers.csv"
+    with download.open("w", newline="", encoding="utf-8-sig") as stream:
+        csv.writer(stream).writerows([header, *edited.values()])
+
+    report = import_path(download)
+
+    assert (report.rows_used, report.problems) == (3, [])
+    assert Party.objects.count() == 3
+    assert "person" not in report.created
+    assert report.created["contact point"] == 1
+    assert cher.contact_points.get().value == "+13055550177"
+    assert [p.value for p in bo.contact_points.all()] == ["+12125550101"]
+    assert [p.value for p in jane.contact_points.order_by("kind")] == [
+        "jane@example.com",
+        "+14155550134",
+    ]
+
+
 @pytest.mark.parametrize("fixture", ["staff", "viewer"])
 def test_staff_and_viewers_may_not_download_the_whole_customer_list(
     signed_in: Callable[[User], Client],

@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import re
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
@@ -22,6 +23,7 @@ from threadline.parties.names import cut_to, display_name, fold
 from threadline.parties.services import EARLIEST_BIRTHDAY
 from threadline.transfer.dates import DateProblem, parse_date, region_order
 from threadline.transfer.mapping import ADDRESS_PARTS, DATE_FIELDS, Target
+from threadline.transfer.spreadsheet import unneutralise
 
 # What exports write into a cell that has no value.
 EMPTY_MARKERS = frozenset({"null", "none", "n/a", "#n/a", "nil", "-"})
@@ -77,6 +79,7 @@ class Contact:
     addresses: list[Point] = field(default_factory=list)
     company: str = ""
     role: str = ""
+    threadline_id: uuid.UUID | None = None
     notes: str = ""
     tags: list[str] = field(default_factory=list)
     stage: str = ""
@@ -132,7 +135,7 @@ def build_contact(line: int, cells: list[str], plan: list[Target | None]) -> Con
 def _collect(cells: list[str], plan: list[Target | None]) -> Values:
     values: Values = defaultdict(list)
     for target, cell in zip(plan, cells, strict=False):
-        text = cell.strip()
+        text = unneutralise(cell).strip()
         if target is None or not text or text.lower() in EMPTY_MARKERS:
             continue
         values[(target.field, target.group)].append(text)
@@ -277,6 +280,7 @@ def _read_extras(contact: Contact, values: Values) -> None:
             ]
     contact.tags = [tag for tag in dict.fromkeys(contact.tags) if tag]
 
+    _read_threadline_id(contact, values)
     stage = _first(values, "stage")
     if stage:
         contact.stage = STAGE_WORDS.get(fold(stage), "")
@@ -284,6 +288,20 @@ def _read_extras(contact: Contact, values: Values) -> None:
             contact.warnings.append(
                 f"stage {stage!r} is not one Threadline knows, left out"
             )
+
+
+def _read_threadline_id(contact: Contact, values: Values) -> None:
+    """The id a customer download gives each customer, so that a download
+    edited in a spreadsheet imports back onto the same customers."""
+    text = _first(values, "threadline_id")
+    if not text:
+        return
+    try:
+        contact.threadline_id = uuid.UUID(text)
+    except ValueError:
+        contact.warnings.append(
+            f"Threadline id {text!r} is not one; the row was matched as if it had none"
+        )
 
 
 def _read_birthday(

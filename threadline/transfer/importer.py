@@ -475,9 +475,13 @@ class ContactWriter:
         return events
 
     def find_person(self, contact: Contact) -> Party | None:
-        """The person a row describes: by its key from an earlier run, else
-        by email, else by phone and name. Raises SkipRow for a key that was
-        imported before as someone clearly different."""
+        """The person a row describes: by the Threadline id of a customer
+        download, by its key from an earlier run, else by email, else by phone
+        and name. Raises SkipRow for a key that was imported before as someone
+        clearly different."""
+        downloaded = _by_threadline_id(contact)
+        if downloaded is not None:
+            return downloaded
         known = self._known(contact.key)
         party = known or _matching_person(contact)
         if known is not None and _clearly_different(known, contact):
@@ -751,7 +755,20 @@ def _plain_new_person(contact: Contact) -> bool:
     # A row with a company is written alone: the batch services do not yet
     # create organisations and works-at links. Until they do, such files
     # import at the per-row rate.
-    return contact.is_person and not contact.company and not contact.photo
+    return (
+        contact.is_person
+        and not contact.company
+        and not contact.photo
+        and contact.threadline_id is None
+    )
+
+
+def _by_threadline_id(contact: Contact) -> Party | None:
+    """The customer a download's row came from, or the one it was merged into;
+    None for an id this record does not hold, or a customer archived since."""
+    if contact.threadline_id is None:
+        return None
+    return surviving_party(contact.threadline_id)
 
 
 def _marks(contact: Contact) -> set[tuple[str, str]]:

@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 FIELDS = frozenset(
     {
         "id",
+        "threadline_id",
         "full_name",
         "given_name",
         "middle_name",
@@ -82,6 +83,8 @@ ADDRESS_PARTS = ("street", "city", "region", "postcode", "country")
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "externalid", "contactid", "recordid", "uid", "kundennummer"),
+    # The column Threadline's own customer downloads end with.
+    "threadline_id": ("threadlineid",),
     "email": (
         "email",
         "mail",

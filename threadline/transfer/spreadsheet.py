@@ -3,8 +3,9 @@
 A cell of text that a spreadsheet would run as a formula (it starts with =,
 +, - or @, also after spaces, tabs or line breaks) is written with a single
 quote in front, so it shows as the text it is. The cost: a phone number
-written "+1 202 555 0199" reads "'+1 202 555 0199". Numbers, dates and
-times keep their types, so a negative amount stays a number.
+written "+1 202 555 0199" reads "'+1 202 555 0199" (Threadline's own import
+drops the quote again). Numbers, dates and times keep their types, so a
+negative amount stays a number.
 
 The JSON Lines archive writes its values raw; only these two formats are
 meant for spreadsheets.
@@ -50,6 +51,14 @@ def neutralise(value: Cell) -> Cell:
     if value.lstrip(LEADING_BLANKS)[:1] in FORMULA_STARTS:
         return "'" + value
     return value
+
+
+def unneutralise(text: str) -> str:
+    """The text neutralise was given, for a value read back from a download:
+    so that a phone written "'+1 202 555 0199" imports as its number."""
+    if text[:1] == "'" and text[1:].lstrip(LEADING_BLANKS)[:1] in FORMULA_STARTS:
+        return text[1:]
+    return text
 
 
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> Iterator[str]:
