@@ -28,6 +28,7 @@ from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.timeline.services import record_event
+from threadline.transfer.visibility import HIDDEN_MATCH, hidden_ids
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ def record_message(
 
     outcome = Outcome()
     parties = _parties_by_address([item.address for item in involved])
+    if hidden_ids(party.pk for found in parties.values() for party in found):
+        raise InvalidInput(HIDDEN_MATCH)
     already = _parties_with_message(message, involved)
     for item in involved:
         for party in parties.get(item.address, []):

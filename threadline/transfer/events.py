@@ -59,6 +59,7 @@ from threadline.transfer.mapping import (
 from threadline.transfer.progress import NoProgress, Progress
 from threadline.transfer.reading import Table
 from threadline.transfer.report import ImportReport
+from threadline.transfer.visibility import hidden_ids
 from threadline.transfer.writing import (
     SkipRow,
     import_transaction,
@@ -810,6 +811,21 @@ class _Parties:
             )
             for point in points:
                 self.points[(kind, point.value)].append((point.pk, point.party))
+        self._forget_hidden()
+
+    def _forget_hidden(self) -> None:
+        """Leave customers hidden from the importer to the row-by-row path,
+        which reports such rows without naming them."""
+        found = [party.pk for party in self.by_key.values()]
+        found += [party.pk for matches in self.points.values() for _, party in matches]
+        hidden = hidden_ids(found)
+        if not hidden:
+            return
+        self.by_key = {
+            key: party for key, party in self.by_key.items() if party.pk not in hidden
+        }
+        for key, matches in self.points.items():
+            self.points[key] = [m for m in matches if m[1].pk not in hidden]
 
     def resolve(self, contact: Contact) -> Party | None:
         """The party the row names, or None when the row needs the full path:

@@ -40,6 +40,7 @@ from threadline.transfer.calendar_reading import (
 from threadline.transfer.progress import Progress
 from threadline.transfer.report import ImportReport
 from threadline.transfer.runs import import_actor
+from threadline.transfer.visibility import HIDDEN_MATCH, is_hidden
 from threadline.transfer.writing import SkipRow, import_transaction, write_rows
 
 if TYPE_CHECKING:
@@ -195,6 +196,8 @@ class _EventBooking:
             .order_by("id")
             .first()
         )
+        if point is not None and is_hidden(point.party):
+            raise InvalidInput(HIDDEN_MATCH)
         if point is not None:
             party = point.party
         else:

@@ -78,6 +78,7 @@ from threadline.transfer.runs import (
     running,
     start_run,
 )
+from threadline.transfer.visibility import HIDDEN_MATCH, importing_as, is_hidden
 from threadline.transfer.writing import (
     SkipRow,
     import_transaction,
@@ -128,12 +129,13 @@ def import_path(
         source=_source(source),
     )
     if dry_run:
-        return _import(options)
+        with importing_as(user):
+            return _import(options)
 
     run = run or start_run(path.name, options.format, source=options.source, user=user)
     options.progress = RunProgress(run, options.progress)
     try:
-        with running(run):
+        with running(run), importing_as(user):
             report = _import(options)
     except BaseException as error:
         fail_run(run, None, _failure_text(error))
@@ -481,9 +483,11 @@ class ContactWriter:
         clearly different."""
         downloaded = _by_threadline_id(contact)
         if downloaded is not None:
-            return downloaded
+            return _open_to_importer(downloaded)
         known = self._known(contact.key)
         party = known or _matching_person(contact)
+        if party is not None:
+            _open_to_importer(party)
         if known is not None and _clearly_different(known, contact):
             raise SkipRow(
                 f"conflict: {contact.key.removeprefix('id:')!r} was imported "
@@ -541,7 +545,9 @@ class ContactWriter:
             .order_by("id")
             .first()
         )
-        if party is None:
+        if party is not None:
+            _open_to_importer(party)
+        else:
             # A row with no person describes the organisation itself.
             own = _distinct(contact) if not contact.is_person else {}
             party = create_party(
@@ -761,6 +767,14 @@ def _plain_new_person(contact: Contact) -> bool:
         and not contact.photo
         and contact.threadline_id is None
     )
+
+
+def _open_to_importer(party: Party) -> Party:
+    """The party, if the person running the import may see it; else SkipRow,
+    which names nothing of it."""
+    if is_hidden(party):
+        raise SkipRow(HIDDEN_MATCH)
+    return party
 
 
 def _by_threadline_id(contact: Contact) -> Party | None:

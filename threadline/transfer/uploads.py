@@ -117,7 +117,7 @@ def save_upload(file: UploadedFile, user: User, source: str = "") -> Upload:
         "uploaded_at": timezone.now().isoformat(),
     }
     _write_json(path.parent / META_FILE, meta)
-    in_background(partial(_dry_run, path, source), f"check-{upload_id}")
+    in_background(partial(_dry_run, path, source, user), f"check-{upload_id}")
     return Upload(upload_id, path, meta)
 
 
@@ -226,12 +226,13 @@ def _with_own_connection(work: Callable[[], None]) -> None:
         connection.close()
 
 
-def _dry_run(path: Path, source: str) -> None:
-    """Check an upload, leaving its report or the reason it was refused."""
+def _dry_run(path: Path, source: str, user: User) -> None:
+    """Check an upload as `user` would import it, leaving its report or the
+    reason it was refused."""
     progress = _FileProgress(path.parent / PROGRESS_FILE)
     try:
         report = import_path(
-            path, dry_run=True, source=source or None, progress=progress
+            path, dry_run=True, source=source or None, progress=progress, user=user
         )
     except ThreadlineError as error:
         _write_json(path.parent / FAILED_FILE, {"message": error.message})
