@@ -20,7 +20,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from rapidfuzz import fuzz
 
@@ -89,6 +89,10 @@ from threadline.transfer.writing import (
 
 logger = logging.getLogger(__name__)
 
+ERASED_ROW = (
+    "not imported: the person this row describes was erased at their request, "
+    "so their data is not taken in again; remove the row from the file"
+)
 IDENTIFYING_FIELDS = frozenset(
     {"full_name", "given_name", "family_name", "email", "phone", "company"}
 )
@@ -335,6 +339,8 @@ class ContactWriter:
             )
             | {self.source}
         )
+        # Most records never had an erasure; they pay nothing for the check.
+        self.any_erased = Event.objects.filter(kind=Kind.ERASURE).exists()
 
     def write(self, contact: Contact) -> Party:
         """Write one row's contact; return the party it describes."""
@@ -393,6 +399,7 @@ class ContactWriter:
             | Q(source__in=self.import_sources, external_id__in=hashes)
         )
         known = {("key", key) for key in keyed.values_list("external_id", flat=True)}
+        known |= {("key", key) for key in self.erased_keys(ids + hashes)}
         for kind, values in (
             (ContactKind.EMAIL, {p.value for c in contacts for p in c.emails}),
             (ContactKind.PHONE, {p.value for c in contacts for p in c.phones}),
@@ -484,6 +491,8 @@ class ContactWriter:
         downloaded = _by_threadline_id(contact)
         if downloaded is not None:
             return _open_to_importer(downloaded)
+        if self.erased_keys([contact.key]):
+            raise SkipRow(ERASED_ROW)
         known = self._known(contact.key)
         party = known or _matching_person(contact)
         if party is not None:
@@ -496,6 +505,27 @@ class ContactWriter:
                 "system, import it with --source NAME"
             )
         return party
+
+    def erased_keys(self, keys: list[str]) -> set[str]:
+        """The row keys among `keys` that an earlier import wrote onto a
+        person erased since, whose rows must not bring them back."""
+        # Shortcoming: another file naming them only by email creates them
+        # anew, since the erasure keeps no trace of their contact points.
+        if not self.any_erased or not keys:
+            return set()
+        records = {f"{key}:import": key for key in keys}
+        erasure = Event.objects.filter(party=OuterRef("party_id"), kind=Kind.ERASURE)
+        imported = Event.objects.filter(
+            Q(source=self.source) | Q(source__in=self.import_sources),
+            kind=Kind.IMPORT,
+            external_id__in=list(records),
+        ).filter(Exists(erasure))
+        found = imported.values_list("source", "external_id")
+        return {
+            records[external_id]
+            for source, external_id in found
+            if source == self.source or external_id.startswith("row:")
+        }
 
     def _known(self, key: str) -> Party | None:
         sources = self.import_sources if key.startswith("row:") else [self.source]

@@ -1,0 +1,77 @@
+"""A person erased at their request is not brought back by importing again
+the files they came from; other rows of those files still import."""
+
+from pathlib import Path
+
+import pytest
+
+from threadline.accounts.models import User
+from threadline.parties.models import Party
+from threadline.parties.privacy import erase_person
+from threadline.timeline.actors import Actor
+from threadline.timeline.kinds import Kind
+from threadline.timeline.models import Event
+from threadline.transfer.importer import ERASED_ROW, import_path
+
+pytestmark = pytest.mark.django_db
+
+CONTACTS = (
+    "name,email,notes\n"
+    "Otto Keep,otto@example.com,Gate code 4411\n"
+    "Ada Stay,ada@example.com,\n"
+)
+
+
+@pytest.fixture
+def contacts(tmp_path: Path) -> Path:
+    path = tmp_path / "contacts.csv"
+    path.write_text(CONTACTS, encoding="utf-8")
+    return path
+
+
+def erase(name: str, manager: User) -> None:
+    party = Party.objects.get(display_name=name)
+    erase_person(party, Actor.for_user(manager), "Asked by phone")
+
+
+def test_a_second_run_of_the_file_skips_the_erased_person(contacts, manager):
+    import_path(contacts)
+    erase("Otto Keep", manager)
+    people = Party.objects.count()
+
+    report = import_path(contacts)
+
+    assert [(p.line, p.message) for p in report.problems] == [(2, ERASED_ROW)]
+    assert Party.objects.count() == people
+    assert not Party.objects.filter(display_name="Otto Keep").exists()
+    assert report.rows_used == 1
+
+
+def test_a_file_keyed_by_ids_skips_the_erased_person_too(tmp_path, manager):
+    path = tmp_path / "crm.csv"
+    path.write_text("id,name,email\nC1,Otto Keep,otto@example.com\n", "utf-8")
+    import_path(path, source="old-crm")
+    erase("Otto Keep", manager)
+
+    report = import_path(path, source="old-crm")
+
+    assert [p.message for p in report.problems] == [ERASED_ROW]
+    assert not Party.objects.filter(display_name="Otto Keep").exists()
+
+
+def test_events_naming_the_erased_contact_id_are_not_recorded(tmp_path, manager):
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("id,name,email\nC1,Otto Keep,otto@example.com\n", "utf-8")
+    import_path(contacts, source="shop")
+    erase("Otto Keep", manager)
+    calls = tmp_path / "calls.csv"
+    calls.write_text(
+        "event_id,contact_id,date,type,summary\n"
+        "E1,C1,2025-03-03 10:00,call,Asked for a visit\n",
+        encoding="utf-8",
+    )
+
+    report = import_path(calls, source="shop")
+
+    assert [p.message for p in report.problems] == [ERASED_ROW]
+    assert not Event.objects.filter(kind=Kind.CALL).exists()
