@@ -23,6 +23,18 @@ def _messages(party: Party) -> list[Event]:
     return list(Event.objects.filter(party=party, kind=Kind.MESSAGE).order_by("id"))
 
 
+def _write_mbox(path: Path, *messages: bytes) -> Path:
+    path.write_bytes(
+        b"".join(
+            b"From jane@example.net Tue Mar  4 09:30:00 2025\n"
+            + message.replace(b"\r\n", b"\n")
+            + b"\n"
+            for message in messages
+        )
+    )
+    return path
+
+
 def test_encoded_word_subject_with_raw_spaces_is_decoded(make_party):
     party = make_party("Jiří Příklad", emails=["jiri@example.cz"])
 
@@ -292,6 +304,33 @@ def test_mbox_reports_each_unusable_message_by_position(make_party, tmp_path):
         (2, "only the business's own addresses are on it; nothing to record"),
         (3, "no sender or recipient address could be read"),
     ]
+
+
+def test_escaped_from_lines_of_an_mbox_are_unescaped_and_kept(make_party, tmp_path):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    mboxo = build_message(
+        message_id="<o@example.net>",
+        body="Hello Helen,\n>From the start we agreed on 450 EUR.\nThanks",
+    )
+    mboxrd = build_message(
+        message_id="<rd@example.net>",
+        body="Hello Helen,\n>>From the start, she wrote.\nThanks",
+    )
+
+    import_path(_write_mbox(tmp_path / "box.mbox", mboxo, mboxrd))
+
+    assert [event.body for event in _messages(jane)] == [
+        "Hello Helen,\nFrom the start we agreed on 450 EUR.\nThanks",
+        "Hello Helen,\n>From the start, she wrote.\nThanks",
+    ]
+
+
+def test_from_lines_of_a_single_eml_are_its_senders_text(make_party, write_eml):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+
+    import_path(write_eml(body="Hello Helen,\n>From the start: 450 EUR.\nThanks"))
+
+    assert _messages(jane)[0].body == "Hello Helen,\n>From the start: 450 EUR.\nThanks"
 
 
 def test_a_message_without_from_is_read_from_its_sender_header(make_party, tmp_path):

@@ -5,12 +5,18 @@ the memory of its largest message. Every message is keyed by its
 Message-ID (or, without one, by a hash of its headers), so importing the
 same file again, or syncing the same mail over IMAP later, doubles nothing.
 A message that cannot be used is reported with its position and the reason.
+
+An mbox writer escapes a body line starting "From " as ">From " (and, in the
+mboxrd variant, ">From " as ">>From "), so that it does not start a message;
+reading one removes that ">" again. A single .eml file is not escaped: there
+">From" is what its sender wrote.
 """
 
 import datetime as dt
 import email.utils
 import logging
 import mailbox
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +30,9 @@ from threadline.transfer.runs import import_actor
 from threadline.transfer.writing import SkipRow, import_transaction, write_rows
 
 logger = logging.getLogger(__name__)
+
+# A body line the mbox writer escaped: one ">" more than the sender wrote.
+ESCAPED_FROM_LINE = re.compile(rb"^>(>*From )", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -122,9 +131,15 @@ def _mbox_messages(box: mailbox.mbox) -> Iterator[RawMessage]:
         for position, key in enumerate(box.iterkeys(), start=1):
             data = box.get_bytes(key, from_=True)
             from_line, _, message = data.partition(b"\n")
-            yield RawMessage(position, message, _from_line_date(from_line))
+            yield RawMessage(position, _unescaped(message), _from_line_date(from_line))
     finally:
         box.close()
+
+
+def _unescaped(message: bytes) -> bytes:
+    """Undo the mbox's ">From " escaping, on the raw lines where it was done
+    (inside a quoted-printable part too, before any MIME decoding)."""
+    return ESCAPED_FROM_LINE.sub(rb"\1", message)
 
 
 def _from_line_date(line: bytes) -> dt.datetime | None:
