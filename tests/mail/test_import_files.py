@@ -333,6 +333,33 @@ def test_from_lines_of_a_single_eml_are_its_senders_text(make_party, write_eml):
     assert _messages(jane)[0].body == "Hello Helen,\n>From the start: 450 EUR.\nThanks"
 
 
+def test_an_unescaped_from_line_is_reported_as_the_cut_it_made(make_party, tmp_path):
+    bob = make_party("Bob Park", emails=["bob@example.org"])
+    cut_short = build_message(
+        sender="Bob <bob@example.org>",
+        message_id="<b@example.org>",
+        body="Hello,\n\nFrom Monday on I am away.\nBob",
+    )
+    after = build_message(sender="Bob <bob@example.org>", message_id="<c@example.org>")
+
+    report = import_path(_write_mbox(tmp_path / "box.mbox", cut_short, after))
+
+    assert [event.body for event in _messages(bob)] == [
+        "Hello,",
+        "Could you come on Tuesday?",
+    ]
+    assert [(p.line, p.message, p.skipped) for p in report.problems] == [
+        (
+            2,
+            "no message headers here: message 1 probably has a line starting "
+            "'From ' in its body that the mbox did not escape, so it was split "
+            "there and message 1 may be cut short at that line; export the "
+            "mailbox again as mboxrd or as .eml files to import it whole",
+            True,
+        )
+    ]
+
+
 def test_a_message_without_from_is_read_from_its_sender_header(make_party, tmp_path):
     jane = make_party("Jane Example", emails=["jane@example.net"])
     raw = build_message().replace(
