@@ -61,6 +61,59 @@ def test_a_second_import_creates_nothing(make_party):
     assert Thread.objects.filter(party=party).count() == 1
 
 
+def test_a_second_copy_with_other_content_is_reported_and_the_first_kept(
+    make_party, tmp_path
+):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    first = build_message(body="Could you come on Tuesday?")
+    edited = build_message(body="Could you come on Wednesday instead?")
+    box = _write_mbox(tmp_path / "box.mbox", first, first, edited)
+
+    report = import_path(box)
+    again = import_path(box)
+
+    assert [event.body for event in _messages(jane)] == ["Could you come on Tuesday?"]
+    expected = [
+        (
+            3,
+            "Message-ID <m1@example.net> was imported before with other content; "
+            "the earlier copy is kept (to keep both, give this copy its own "
+            "Message-ID and import it again)",
+            True,
+        )
+    ]
+    assert [(p.line, p.message, p.skipped) for p in report.problems] == expected
+    assert [(p.line, p.message, p.skipped) for p in again.problems] == expected
+    assert (report.created["email"], again.created["email"]) == (1, 0)
+
+
+def test_a_later_file_with_other_content_is_reported(write_eml):
+    import_path(write_eml(subject="Boiler service"))
+
+    report = import_path(write_eml(subject="Boiler service, urgent"))
+
+    [problem] = report.problems
+    assert problem.skipped
+    assert problem.message.startswith(
+        "Message-ID <m1@example.net> was imported before with other content"
+    )
+    held = HeldMessage.objects.get()
+    assert held.message["subject"] == "Boiler service"
+
+
+def test_a_copy_without_message_id_is_named_by_its_headers(make_party, tmp_path):
+    make_party("Jane Example", emails=["jane@example.net"])
+    first = build_message(message_id="", body="Tuesday?")
+    edited = build_message(message_id="", body="Wednesday?")
+
+    report = import_path(_write_mbox(tmp_path / "box.mbox", first, edited))
+
+    [problem] = report.problems
+    assert problem.message.startswith(
+        "a message with the same headers and no Message-ID was imported before"
+    )
+
+
 def test_unknown_sender_is_kept_for_triage_with_its_messages(write_eml):
     import_path(DATA / "eml_encoded_word_subject.eml")
     import_path(DATA / "eml_encoded_word_subject.eml")
