@@ -23,6 +23,18 @@ def _messages(party: Party) -> list[Event]:
     return list(Event.objects.filter(party=party, kind=Kind.MESSAGE).order_by("id"))
 
 
+def _write_mbox(path: Path, *messages: bytes) -> Path:
+    path.write_bytes(
+        b"".join(
+            b"From jane@example.net Tue Mar  4 09:30:00 2025\n"
+            + message.replace(b"\r\n", b"\n")
+            + b"\n"
+            for message in messages
+        )
+    )
+    return path
+
+
 def test_encoded_word_subject_with_raw_spaces_is_decoded(make_party):
     party = make_party("Jiří Příklad", emails=["jiri@example.cz"])
 
@@ -47,6 +59,59 @@ def test_a_second_import_creates_nothing(make_party):
     assert len(_messages(party)) == 1
     assert report.created["email"] == 0
     assert Thread.objects.filter(party=party).count() == 1
+
+
+def test_a_second_copy_with_other_content_is_reported_and_the_first_kept(
+    make_party, tmp_path
+):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    first = build_message(body="Could you come on Tuesday?")
+    edited = build_message(body="Could you come on Wednesday instead?")
+    box = _write_mbox(tmp_path / "box.mbox", first, first, edited)
+
+    report = import_path(box)
+    again = import_path(box)
+
+    assert [event.body for event in _messages(jane)] == ["Could you come on Tuesday?"]
+    expected = [
+        (
+            3,
+            "Message-ID <m1@example.net> was imported before with other content; "
+            "the earlier copy is kept (to keep both, give this copy its own "
+            "Message-ID and import it again)",
+            True,
+        )
+    ]
+    assert [(p.line, p.message, p.skipped) for p in report.problems] == expected
+    assert [(p.line, p.message, p.skipped) for p in again.problems] == expected
+    assert (report.created["email"], again.created["email"]) == (1, 0)
+
+
+def test_a_later_file_with_other_content_is_reported(write_eml):
+    import_path(write_eml(subject="Boiler service"))
+
+    report = import_path(write_eml(subject="Boiler service, urgent"))
+
+    [problem] = report.problems
+    assert problem.skipped
+    assert problem.message.startswith(
+        "Message-ID <m1@example.net> was imported before with other content"
+    )
+    held = HeldMessage.objects.get()
+    assert held.message["subject"] == "Boiler service"
+
+
+def test_a_copy_without_message_id_is_named_by_its_headers(make_party, tmp_path):
+    make_party("Jane Example", emails=["jane@example.net"])
+    first = build_message(message_id="", body="Tuesday?")
+    edited = build_message(message_id="", body="Wednesday?")
+
+    report = import_path(_write_mbox(tmp_path / "box.mbox", first, edited))
+
+    [problem] = report.problems
+    assert problem.message.startswith(
+        "a message with the same headers and no Message-ID was imported before"
+    )
 
 
 def test_unknown_sender_is_kept_for_triage_with_its_messages(write_eml):
@@ -291,6 +356,60 @@ def test_mbox_reports_each_unusable_message_by_position(make_party, tmp_path):
     assert skipped == [
         (2, "only the business's own addresses are on it; nothing to record"),
         (3, "no sender or recipient address could be read"),
+    ]
+
+
+def test_escaped_from_lines_of_an_mbox_are_unescaped_and_kept(make_party, tmp_path):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+    mboxo = build_message(
+        message_id="<o@example.net>",
+        body="Hello Helen,\n>From the start we agreed on 450 EUR.\nThanks",
+    )
+    mboxrd = build_message(
+        message_id="<rd@example.net>",
+        body="Hello Helen,\n>>From the start, she wrote.\nThanks",
+    )
+
+    import_path(_write_mbox(tmp_path / "box.mbox", mboxo, mboxrd))
+
+    assert [event.body for event in _messages(jane)] == [
+        "Hello Helen,\nFrom the start we agreed on 450 EUR.\nThanks",
+        "Hello Helen,\n>From the start, she wrote.\nThanks",
+    ]
+
+
+def test_from_lines_of_a_single_eml_are_its_senders_text(make_party, write_eml):
+    jane = make_party("Jane Example", emails=["jane@example.net"])
+
+    import_path(write_eml(body="Hello Helen,\n>From the start: 450 EUR.\nThanks"))
+
+    assert _messages(jane)[0].body == "Hello Helen,\n>From the start: 450 EUR.\nThanks"
+
+
+def test_an_unescaped_from_line_is_reported_as_the_cut_it_made(make_party, tmp_path):
+    bob = make_party("Bob Park", emails=["bob@example.org"])
+    cut_short = build_message(
+        sender="Bob <bob@example.org>",
+        message_id="<b@example.org>",
+        body="Hello,\n\nFrom Monday on I am away.\nBob",
+    )
+    after = build_message(sender="Bob <bob@example.org>", message_id="<c@example.org>")
+
+    report = import_path(_write_mbox(tmp_path / "box.mbox", cut_short, after))
+
+    assert [event.body for event in _messages(bob)] == [
+        "Hello,",
+        "Could you come on Tuesday?",
+    ]
+    assert [(p.line, p.message, p.skipped) for p in report.problems] == [
+        (
+            2,
+            "no message headers here: message 1 probably has a line starting "
+            "'From ' in its body that the mbox did not escape, so it was split "
+            "there and message 1 may be cut short at that line; export the "
+            "mailbox again as mboxrd or as .eml files to import it whole",
+            True,
+        )
     ]
 
 

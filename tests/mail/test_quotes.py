@@ -48,3 +48,17 @@ def test_html_loses_scripts_styles_and_tags_but_keeps_paragraphs():
     )
 
     assert html_to_text(markup) == "Dear team,\nthe tap <still> leaks.\nJane"
+
+
+def test_an_escaped_from_line_before_any_attribution_is_kept():
+    reply = "Hello Helen,\n>From the start we agreed on 450 EUR.\n> Agreed?\nThanks"
+
+    assert strip_quoted_reply(reply) == (
+        "Hello Helen,\n>From the start we agreed on 450 EUR.\nThanks"
+    )
+
+
+def test_an_escaped_from_line_after_the_attribution_goes_with_the_quotation():
+    reply = "Thanks.\n\nOn Mon, Jane wrote:\n>From Tuesday on, please."
+
+    assert strip_quoted_reply(reply) == "Thanks."

@@ -5,14 +5,27 @@ the memory of its largest message. Every message is keyed by its
 Message-ID (or, without one, by a hash of its headers), so importing the
 same file again, or syncing the same mail over IMAP later, doubles nothing.
 A message that cannot be used is reported with its position and the reason.
+
+An mbox writer escapes a body line starting "From " as ">From " (and, in the
+mboxrd variant, ">From " as ">>From "), so that it does not start a message;
+reading one removes that ">" again. A single .eml file is not escaped: there
+">From" is what its sender wrote.
+
+A writer that does not escape (mboxo) leaves a body line starting "From "
+that the standard library's reader, like most, takes for the start of the
+next message. The piece after such a line carries none of a message's
+headers; it is reported as the likely cut, not as a message without sender.
 """
 
 import datetime as dt
 import email.utils
 import logging
 import mailbox
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from threadline.errors import InvalidInput
@@ -25,6 +38,15 @@ from threadline.transfer.writing import SkipRow, import_transaction, write_rows
 
 logger = logging.getLogger(__name__)
 
+# A body line the mbox writer escaped: one ">" more than the sender wrote.
+ESCAPED_FROM_LINE = re.compile(rb"^>(>*From )", re.MULTILINE)
+# A real message carries at least one of these; a piece of an mbox without
+# any is the rest of the message before it.
+MESSAGE_HEADERS = frozenset(
+    {"from", "sender", "to", "cc", "date", "subject", "message-id", "received"}
+)
+HEADER_PARSER = BytesHeaderParser(policy=policy.compat32)
+
 
 @dataclass(frozen=True)
 class RawMessage:
@@ -33,6 +55,8 @@ class RawMessage:
     position: int
     data: bytes
     received_at: dt.datetime | None = None
+    # Split off the message before it at a body line starting "From ".
+    continues_previous: bool = False
 
 
 def import_mail(options: ImportOptions) -> ImportReport:
@@ -73,6 +97,8 @@ class MailWriter:
         self.actor = import_actor(file_name)
 
     def write(self, raw: RawMessage) -> None:
+        if raw.continues_previous:
+            raise SkipRow(_continuation_problem(raw.position - 1))
         try:
             message = parse_message(raw.data, received_at=raw.received_at)
         except Exception as error:
@@ -122,9 +148,34 @@ def _mbox_messages(box: mailbox.mbox) -> Iterator[RawMessage]:
         for position, key in enumerate(box.iterkeys(), start=1):
             data = box.get_bytes(key, from_=True)
             from_line, _, message = data.partition(b"\n")
-            yield RawMessage(position, message, _from_line_date(from_line))
+            yield RawMessage(
+                position,
+                _unescaped(message),
+                _from_line_date(from_line),
+                continues_previous=position > 1 and not _has_message_headers(message),
+            )
     finally:
         box.close()
+
+
+def _has_message_headers(message: bytes) -> bool:
+    names = HEADER_PARSER.parsebytes(message).keys()
+    return any(name.lower() in MESSAGE_HEADERS for name in names)
+
+
+def _continuation_problem(previous: int) -> str:
+    return (
+        f"no message headers here: message {previous} probably has a line "
+        "starting 'From ' in its body that the mbox did not escape, so it was "
+        f"split there and message {previous} may be cut short at that line; "
+        "export the mailbox again as mboxrd or as .eml files to import it whole"
+    )
+
+
+def _unescaped(message: bytes) -> bytes:
+    """Undo the mbox's ">From " escaping, on the raw lines where it was done
+    (inside a quoted-printable part too, before any MIME decoding)."""
+    return ESCAPED_FROM_LINE.sub(rb"\1", message)
 
 
 def _from_line_date(line: bytes) -> dt.datetime | None:

@@ -3,7 +3,10 @@
 The timeline already holds the earlier message, so a reply keeps only what
 is new: everything from the first line that introduces a quotation ("On ...
 wrote:", an Outlook "Original Message" rule or its From/Sent block) is
-dropped, and so is every line quoted with ">".
+dropped, and so is every line quoted with ">". A line starting ">From " is
+kept: it is far more often a line starting "From " that a mail system
+escaped than a quotation, and losing the sender's words costs more than
+keeping a quoted line.
 """
 
 import re
@@ -22,6 +25,7 @@ SEPARATOR = re.compile(
     r"forwarded message|weitergeleitete nachricht)\s*-{2,}|_{20,})\s*$",
     re.IGNORECASE,
 )
+ESCAPED_FROM = re.compile(r"^>+From ")
 # Outlook's block: "From: ..." followed within a few lines by "Sent: ...".
 OUTLOOK_FROM = re.compile(r"^\s*\*?(from|von|de|van)\s*:\*?\s", re.IGNORECASE)
 OUTLOOK_SENT = re.compile(
@@ -34,8 +38,12 @@ def strip_quoted_reply(text: str) -> str:
     """Return the new part of a reply, without the message it quotes."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     cut = _quotation_start(lines)
-    kept = [line for line in lines[:cut] if not line.lstrip().startswith(">")]
+    kept = [line for line in lines[:cut] if not _is_quoted(line)]
     return "\n".join(kept).strip()
+
+
+def _is_quoted(line: str) -> bool:
+    return line.lstrip().startswith(">") and not ESCAPED_FROM.match(line)
 
 
 def _quotation_start(lines: list[str]) -> int:

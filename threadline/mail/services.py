@@ -4,6 +4,10 @@ A message lands on the timeline of every party whose address it carries,
 inside a thread found from its In-Reply-To and References. An address with
 no party is not dropped: its messages wait under an UnknownSender until
 someone adds it to a customer, and only then land on that timeline.
+
+A Message-ID is recorded once. A later copy under the same Message-ID with
+another subject or body is refused, so the first copy stays and the user
+learns of the second one instead of losing it silently.
 """
 
 import hashlib
@@ -21,6 +25,7 @@ from threadline.errors import InvalidInput
 from threadline.mail.models import HeldMessage, MessageLink, SenderStatus, UnknownSender
 from threadline.mail.parsing import REPLY_PREFIX, Address, ParsedMessage
 from threadline.parties.models import ContactKind, ContactPoint, Party
+from threadline.parties.names import clean_text
 from threadline.parties.services import add_contact_point, create_party
 from threadline.threads.models import Thread, ThreadKind
 from threadline.threads.services import open_thread
@@ -81,7 +86,8 @@ def record_message(
     """Put a message on every involved party's timeline, or hold it.
 
     Raises InvalidInput, writing nothing, for a message with no address
-    outside the business.
+    outside the business, or with the key of one recorded or held before
+    whose subject or body differs.
     """
     own = own or own_addresses()
     direction = _direction(message, own)
@@ -92,6 +98,8 @@ def record_message(
     ]
     if not involved:
         raise InvalidInput(_no_counterpart(message))
+    if _differs_from_earlier_copy(message, involved):
+        raise InvalidInput(_other_copy(message))
 
     outcome = Outcome()
     parties = _parties_by_address([item.address for item in involved])
@@ -206,6 +214,47 @@ def _no_counterpart(message: ParsedMessage) -> str:
     if message.sender is None and not message.to and not message.cc:
         return "no sender or recipient address could be read"
     return "only the business's own addresses are on it; nothing to record"
+
+
+def _differs_from_earlier_copy(message: ParsedMessage, involved: list[Address]) -> bool:
+    """Whether a copy kept before under the message's key, for one of its
+    addresses, has another subject or body."""
+    earlier = _earlier_copy_content(message, involved)
+    return earlier is not None and earlier != _content(message.subject, message.body)
+
+
+def _earlier_copy_content(
+    message: ParsedMessage, involved: list[Address]
+) -> tuple[str, str] | None:
+    keys = [external_id(message.key, item.address) for item in involved]
+    events = Event.objects.filter(source=SOURCE, external_id__in=keys)
+    event = events.order_by("id").only("payload", "body").first()
+    if event is not None:
+        return _content(event.payload.get("subject", ""), event.body)
+
+    held = HeldMessage.objects.filter(
+        key=message.key[:300], sender__address__in=[item.address for item in involved]
+    ).first()
+    if held is not None:
+        return _content(held.message.get("subject", ""), held.message.get("body", ""))
+    return None
+
+
+def _content(subject: str, body: str) -> tuple[str, str]:
+    """What two copies of a message are compared by, as an event stores it."""
+    return subject[:300], clean_text(body)
+
+
+def _other_copy(message: ParsedMessage) -> str:
+    named = (
+        f"Message-ID <{message.message_id}>"
+        if message.message_id
+        else "a message with the same headers and no Message-ID"
+    )
+    return (
+        f"{named} was imported before with other content; the earlier copy is "
+        "kept (to keep both, give this copy its own Message-ID and import it again)"
+    )
 
 
 def _parties_by_address(addresses: list[str]) -> dict[str, list[Party]]:
