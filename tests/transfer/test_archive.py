@@ -418,6 +418,9 @@ def test_dry_run_checks_every_line_and_the_counts(
     # The database holds the record the archive was made from.
     assert any("already holds" in p for p in problems)
     assert ImportRun.objects.count() == 1
+    # What a restore would create is counted from the lines that read.
+    assert report.created["person"] == Party.objects.filter(kind="person").count()
+    assert report.created["event"] == Event.objects.count()
 
 
 def test_restore_refuses_an_archive_from_other_migrations(
@@ -441,3 +444,24 @@ def test_a_folder_without_a_manifest_is_not_read_as_an_archive(
 
     with pytest.raises(InvalidInput, match="does not describe a Threadline archive"):
         import_path(tmp_path / "a", dry_run=True)
+
+
+def test_text_no_utf8_file_can_hold_is_archived_escaped_and_restored(
+    db: None, tmp_path: Path
+) -> None:
+    """A mail header that decoded to a lone surrogate before such headers
+    were read as UTF-8 or Windows-1252 still sits in some JSON columns."""
+    build_mail()
+    held = HeldMessage.objects.order_by("pk").first()
+    assert held is not None
+    held.message = {**held.message, "subject": "J\udcfcrgen"}
+    held.save(update_fields=["message"])
+    folder = tmp_path / "archive"
+
+    archive.export_archive(folder)
+    empty_database()
+    import_path(folder)
+
+    restored = HeldMessage.objects.get(pk=held.pk)
+    assert restored.message["subject"] == "J\udcfcrgen"
+    assert "\\udcfc" in (folder / "mail.heldmessage.jsonl").read_text("utf-8")

@@ -101,8 +101,14 @@ class _LineSerializer(JsonlSerializer):
     """
 
     def end_object(self, obj: Model) -> None:
-        line = json.dumps(self.get_dump_object(obj), **self.json_kwargs)
-        self.stream.write(line + "\n")
+        row = self.get_dump_object(obj)
+        try:
+            self.stream.write(json.dumps(row, **self.json_kwargs) + "\n")
+        except UnicodeEncodeError:
+            # A JSON column can hold text no UTF-8 file can (a lone surrogate
+            # from an undecodable mail header); escaped, it reads back alike.
+            kwargs = {**self.json_kwargs, "ensure_ascii": True}
+            self.stream.write(json.dumps(row, **kwargs) + "\n")
         self._current = None
 
 
@@ -521,6 +527,8 @@ def _check_files(
             for line, item in _objects(folder, entry, report, progress):
                 if isinstance(item, DamagedLine):
                     report.problem(line, item.reason, skipped=True, file=item.file)
+                else:
+                    report.created[_noun(item.object)] += 1
         except InvalidInput as error:
             report.problem(0, error.message, skipped=True, file=entry["file"])
     progress.finish()

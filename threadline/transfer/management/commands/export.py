@@ -48,7 +48,9 @@ class Command(BaseCommand):
                 f"to {target}."
             )
         )
-        self.stdout.write(f"Restore it into an empty install with: import {target}")
+        self.stdout.write(
+            f"Restore it into an empty install with: threadline import {target}"
+        )
 
     def _progress(self) -> Progress:
         if self.stdout.isatty():
