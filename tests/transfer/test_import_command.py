@@ -288,3 +288,42 @@ def test_lifecycle_stage_column_sets_the_stage_and_unknown_ones_are_reported(tmp
     assert Party.objects.get(given_name="Jane").stage == "prospect"
     assert Party.objects.get(given_name="Raj").stage == "lead"
     assert "line 3: stage 'Champion' is not one Threadline knows" in output
+
+
+def test_a_folder_imports_each_of_its_files_in_name_order(tmp_path):
+    folder = tmp_path / "old-shop"
+    folder.mkdir()
+    (folder / "a-contacts.csv").write_text("name,email\nAnn Lee,ann@example.com\n")
+    (folder / "b-phone.vcf").write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bo Park\r\nTEL:+1 212 555 0101\r\n"
+        "END:VCARD\r\n"
+    )
+    (folder / "notes.md").write_text("not an export")
+
+    printed = run_import(str(folder))
+
+    assert printed.index("Read a-contacts.csv") < printed.index("Read b-phone.vcf")
+    assert "notes.md" not in printed
+    assert set(Party.objects.values_list("display_name", flat=True)) == {
+        "Ann Lee",
+        "Bo Park",
+    }
+
+
+def test_a_folder_with_a_bad_file_imports_the_others_and_names_it(tmp_path):
+    folder = tmp_path / "old-shop"
+    folder.mkdir()
+    (folder / "broken.csv").write_bytes(b"\x00\x01\x02binary")
+    (folder / "contacts.csv").write_text("name,email\nAnn Lee,ann@example.com\n")
+
+    with pytest.raises(CommandError, match="1 of 2 files could not be imported"):
+        run_import(str(folder))
+
+    assert Party.objects.get().display_name == "Ann Lee"
+
+
+def test_a_folder_without_importable_files_is_a_clear_error(tmp_path):
+    (tmp_path / "notes.md").write_text("not an export")
+
+    with pytest.raises(CommandError, match="holds no file Threadline imports"):
+        run_import(str(tmp_path))

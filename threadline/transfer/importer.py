@@ -219,6 +219,26 @@ def detect_format(path: Path, mapping: str | None = None) -> str:
     return "csv"
 
 
+def folder_files(path: Path, mapping: str | None = None) -> list[Path] | None:
+    """The files an import of a plain folder takes one by one, in name order;
+    None for an archive's folder or the data set's, which import whole."""
+    from threadline.transfer import maven
+
+    if not path.is_dir() or (path / ARCHIVE_MANIFEST).is_file():
+        return None
+    if mapping and load_mapping(mapping).dataset:
+        return None
+    try:
+        maven.mapping_for_folder(path)
+    except InvalidInput:
+        return sorted(
+            child
+            for child in path.iterdir()
+            if child.is_file() and child.suffix.lower() in SUFFIXES
+        )
+    return None
+
+
 def _import(options: ImportOptions) -> ImportReport:
     module_name, function_name = IMPORTERS[options.format].split(":")
     importer = getattr(import_module(module_name), function_name)

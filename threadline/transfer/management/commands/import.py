@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from threadline.errors import ThreadlineError
-from threadline.transfer.importer import import_path
+from threadline.transfer.importer import SUFFIXES, folder_files, import_path
 from threadline.transfer.mapping import shipped_mappings
 from threadline.transfer.progress import BarProgress, NoProgress, Progress
 from threadline.transfer.reading import FileChanged
@@ -29,7 +29,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         names = ", ".join(sorted(shipped_mappings()))
         parser.add_argument(
-            "file", help="a file, a folder of files, or an archive's folder"
+            "file",
+            help="a file; a folder, whose files are imported one by one in name "
+            "order; an archive's folder; or the Maven CRM data set's folder",
         )
         parser.add_argument(
             "--mapping",
@@ -59,8 +61,34 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"]).expanduser()
+        files = folder_files(path, options["mapping"])
+        if files is None:
+            self._print(self._import(path, options))
+            return
+
+        if not files:
+            kinds = ", ".join(sorted(SUFFIXES))
+            raise CommandError(
+                f"{path} holds no file Threadline imports ({kinds}), no archive "
+                "and no data set. Nothing was imported."
+            )
+        refused = []
+        for file in files:
+            try:
+                self._print(self._import(file, options))
+            except CommandError as error:
+                self.stderr.write(f"{file.name}: {error}")
+                refused.append(file.name)
+            self.stdout.write("")
+        if refused:
+            raise CommandError(
+                f"{len(refused)} of {len(files)} files could not be imported: "
+                f"{', '.join(refused)}; the others were imported as shown."
+            )
+
+    def _import(self, path: Path, options: dict[str, Any]) -> ImportReport:
         try:
-            report = import_path(
+            return import_path(
                 path,
                 mapping=options["mapping"],
                 dry_run=options["dry_run"],
@@ -72,7 +100,6 @@ class Command(BaseCommand):
             raise CommandError(self._changed(error, options["dry_run"])) from error
         except ThreadlineError as error:
             raise CommandError(f"{error.message} Nothing was imported.") from error
-        self._print(report)
 
     def _changed(self, error: FileChanged, dry_run: bool) -> str:
         if dry_run:
