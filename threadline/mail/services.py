@@ -13,6 +13,7 @@ learns of the second one instead of losing it silently.
 import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 SOURCE = "email"
 EXTERNAL_ID_CHARS = 300
 OWN_ADDRESSES_VARIABLE = "THREADLINE_OWN_ADDRESSES"
+# Rows read or deleted per statement when an erasure goes through mail.
+ERASE_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,91 @@ def ignore_sender(sender: UnknownSender, actor: Actor) -> None:
         sender = _waiting(sender)
         _close(sender, SenderStatus.IGNORED, actor, None)
     logger.info("Ignored unknown sender %s", sender.pk)
+
+
+def forget_mail_of(
+    party_ids: Collection[int],
+    addresses: Collection[str],
+    names_them: Callable[[str], bool],
+) -> dict[str, int]:
+    """For an erasure: drop what mail left about these parties outside their
+    timelines; return how many senders and kept messages went.
+
+    A sender goes, with its kept messages, when it was added to one of the
+    parties or its address is one of `addresses` (theirs). Another sender's
+    kept message goes when `names_them` finds them in it (copied to them,
+    quoting them): on triage it would bring them back onto a timeline; so
+    does the sender's name or last subject that names them. The threading
+    keys of their threads lose the subject, and their email entries the
+    address they were filed under; the entries stay, erased.
+    """
+    own = UnknownSender.objects.filter(
+        Q(party_id__in=party_ids) | Q(address__in=addresses)
+    )
+    own_ids = set(own.values_list("pk", flat=True))
+    held = HeldMessage.objects.filter(sender_id__in=own_ids).count()
+    named: list[int] = []
+    touched: set[int] = set()
+    others = HeldMessage.objects.exclude(sender_id__in=own_ids).values_list(
+        "pk", "sender_id", "message"
+    )
+    for pk, sender_id, message in others.iterator(chunk_size=ERASE_CHUNK):
+        if names_them("\n".join(_texts(message))):
+            named.append(pk)
+            touched.add(sender_id)
+    for start in range(0, len(named), ERASE_CHUNK):
+        HeldMessage.objects.filter(pk__in=named[start : start + ERASE_CHUNK]).delete()
+    UnknownSender.objects.filter(pk__in=own_ids).delete()
+    emptied = sum(
+        _recount(sender) for sender in UnknownSender.objects.filter(pk__in=touched)
+    )
+    for sender in UnknownSender.objects.only("pk", "name", "latest_subject"):
+        name = "" if names_them(sender.name) else sender.name
+        subject = "" if names_them(sender.latest_subject) else sender.latest_subject
+        if (name, subject) != (sender.name, sender.latest_subject):
+            UnknownSender.objects.filter(pk=sender.pk).update(
+                name=name, latest_subject=subject
+            )
+    MessageLink.objects.filter(thread__party_id__in=party_ids).exclude(
+        subject_key=""
+    ).update(subject_key="")
+    # Each key holds the address its message was filed under, in clear or
+    # hashed; the shell has no address left for a later message to find.
+    Event.objects.filter(party_id__in=party_ids, source=SOURCE).exclude(
+        external_id=""
+    ).update(external_id="")
+    return {
+        "unknown_senders": len(own_ids) + emptied,
+        "held_messages": held + len(named),
+    }
+
+
+def _texts(value: object) -> Iterator[str]:
+    """Every text in a kept message's JSON: headers, subject, body, names."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def _recount(sender: UnknownSender) -> int:
+    """Refresh a sender whose kept messages were dropped; one left waiting
+    with none is removed. Return how many senders were removed."""
+    latest = sender.messages.order_by("-occurred_at", "-id").first()
+    if latest is None and sender.status == SenderStatus.WAITING:
+        sender.delete()
+        return 1
+    sender.message_count = sender.messages.count()
+    sender.latest_subject = ""
+    if latest is not None:
+        sender.latest_at = latest.occurred_at
+        sender.latest_subject = str(latest.message.get("subject", ""))[:300]
+    sender.save()
+    return 0
 
 
 def external_id(message_key: str, address: str) -> str:

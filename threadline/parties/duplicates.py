@@ -21,7 +21,7 @@ from itertools import combinations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from rapidfuzz import fuzz
 
@@ -196,6 +196,20 @@ def mark_not_duplicates(candidate: DuplicateCandidate, actor: Actor) -> None:
     candidate.decided_at = timezone.now()
     candidate.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
     logger.info("Marked candidate %s as not duplicates", candidate.public_id)
+
+
+def forget_pairs_of(party_ids: Iterable[int]) -> int:
+    """Remove every pair involving these parties, whatever its status; return
+    how many went. For an erasure: a pair with an erased side can never be
+    reviewed or decided again, its reasons quote the person's email, phone
+    or address, and the shell left has nothing a search could match again.
+    """
+    ids = list(party_ids)
+    pairs = DuplicateCandidate.objects.filter(
+        Q(first_id__in=ids) | Q(second_id__in=ids)
+    )
+    removed, _ = pairs.delete()
+    return removed
 
 
 def candidates_for(user: User) -> DuplicateCandidateQuerySet:

@@ -10,9 +10,13 @@ without that content, that it happened.
 import base64
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property, partial
 from typing import IO, Any
 
+import phonenumbers
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Q
@@ -20,8 +24,13 @@ from django.utils import timezone
 
 from threadline.errors import InvalidInput
 from threadline.followups.models import FollowUp
+from threadline.mail.services import SOURCE as MAIL_SOURCE
+from threadline.mail.services import forget_mail_of
+from threadline.parties.duplicates import forget_pairs_of
 from threadline.parties.models import (
     Consent,
+    ContactKind,
+    ContactPoint,
     Party,
     PartyKind,
     PinnedFact,
@@ -31,10 +40,13 @@ from threadline.parties.models import (
 from threadline.parties.names import clean_line, fold
 from threadline.search.models import SearchTerm
 from threadline.threads.models import Thread
-from threadline.timeline.actors import Actor
+from threadline.timeline.actors import Actor, ActorKind
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.timeline.services import record_event, require_visible
+from threadline.transfer.models import ImportRun
+from threadline.transfer.runs import erase_problems
+from threadline.transfer.uploads import remove_files_naming
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +98,15 @@ KEPT_CHANGE_FIELDS = frozenset(
 KEPT_ITEM_KEYS = frozenset(
     {"id", "kind", "category", "from", "to", "service_site", "restricted"}
 )
+# Fields of a profile change that hold a name the person went by.
+NAME_FIELDS = frozenset({"display_name", "given_name", "family_name"})
+# Shorter numbers, handles and addresses would turn up in unrelated text.
+MIN_PHONE_DIGITS = 6
+MIN_POINT_CHARS = 4
+# What may stand between the digits of a phone number as people write it,
+# and how far before them its country code or trunk zero is looked for.
+DIGIT_GAP = r"[\s./()\-]*"
+PREFIX_CHARS = 12
 
 
 def require_request_rights(party: Party, actor: Actor) -> None:
@@ -287,17 +308,21 @@ def erase_person(party: Party, actor: Actor, reason: str) -> dict[str, int]:
     What remains is a shell, so that other customers' links, threads and
     counts still hold; the erasure itself is recorded as a new ERASURE event
     holding the reason and the counts, never the content. Identifiers from
-    other systems on events (an email's Message-ID, a row key) are kept, so
-    re-running the same import does not bring erased entries back.
+    other systems on events (a row key) are kept, so re-running the same
+    import does not bring erased entries back; an email's key goes, since
+    it names the address the message was filed under.
+
+    Outside the record, what names them goes in the same transaction: their
+    duplicate pairs, their unknown senders and the kept emails that name
+    them, and import problems about their rows or naming them. Kept import
+    files that hold them are removed once the erasure is committed; erase
+    after imports of them have finished, since one still running writes on.
 
     Raises NotAllowed unless the actor is an owner or a manager, and
     InvalidInput for an organisation, an empty reason, or a person already
     erased; nothing changes then.
     """
-    # Known shortcomings: free text on other customers' timelines that names
-    # the person (a note on their employer), problems stored with import
-    # runs, and mail triage rows are not searched; until each app can name
-    # the rows it holds about a party.
+    # Known gap: other customers' entries naming them stay (a note, an email's cc).
     require_request_rights(party, actor)
     text = clean_line(reason)
     if not text or len(text) > REASON_MAX:
@@ -321,16 +346,24 @@ def erase_person(party: Party, actor: Actor, reason: str) -> dict[str, int]:
 
     with transaction.atomic():
         Party.objects.select_for_update().filter(pk=party.pk).first()
+        absorbed = _absorbed(party)
+        ids = [party.pk, *(record.pk for record in absorbed)]
+        # Read before anything is erased: what names them outside the record.
+        traces = gather_traces([party, *absorbed])
+        rows = _imported_rows(ids)
+        runs = list(ImportRun.objects.filter(actor_label__in=_import_labels(ids)))
         counts = {"mentions_elsewhere": _erase_mentions(party)}
         counts["events"] = _erase_events(party)
         counts |= _erase_records(party)
         _erase_fields(party)
-        absorbed = _absorbed(party)
         for record in absorbed:
             _erase_events(record)
             _erase_records(record)
             _erase_fields(record)
         counts["merged_records"] = len(absorbed)
+        counts["duplicate_pairs"] = forget_pairs_of(ids)
+        counts |= forget_mail_of(ids, traces.emails, traces.found_in)
+        counts["import_problems"] = erase_problems(rows, traces.found_in, ERASED)
         record_event(
             party,
             Kind.ERASURE,
@@ -338,8 +371,178 @@ def erase_person(party: Party, actor: Actor, reason: str) -> dict[str, int]:
             actor=actor,
             payload={"reason": text, "erased": counts},
         )
+        # Files are not rolled back with the database: removed once it holds,
+        # and a file that cannot be removed leaves the erasure standing.
+        transaction.on_commit(
+            partial(_remove_import_files, party, runs, traces), robust=True
+        )
     logger.info("Erased the personal data of party %s", party.public_id)
     return counts
+
+
+@dataclass(frozen=True)
+class Traces:
+    """What would identify a person in text kept outside their record: every
+    email, phone, postal address, handle and full name the record knew, now
+    or before a change, less what another customer shares (a household's
+    phone, a namesake) and so cannot tell them apart."""
+
+    emails: frozenset[str]
+    phones: frozenset[str]
+    # Postal addresses and handles, folded.
+    other_points: frozenset[str]
+    # Full names of two words or more, folded; one name alone says too
+    # little ("Jane"), and is found with the rest of the row or not at all.
+    names: frozenset[str]
+
+    @cached_property
+    def _searches(self) -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
+        """Per trace, a quick search for its core and a pattern that checks
+        each hit whole: an address inside a longer one, a number inside more
+        digits, a name inside a longer word is not it."""
+        found = []
+        for email in self.emails:
+            core = re.escape(fold(email))
+            whole = rf"(?<![\w.+\-]){core}(?![\w\-]|\.\w)"
+            found.append((re.compile(core), re.compile(whole)))
+        for text in sorted(self.other_points | self.names):
+            core = re.escape(text)
+            found.append((re.compile(core), re.compile(rf"(?<!\w){core}(?!\w)")))
+        for phone in sorted(self.phones):
+            patterns = _phone_patterns(phone)
+            if patterns is not None:
+                found.append((re.compile(patterns[0]), re.compile(patterns[1])))
+        return found
+
+    def found_in(self, text: str) -> bool:
+        folded = _folded(text)
+        for core, whole in self._searches:
+            for hit in core.finditer(folded):
+                # The whole pattern may start before the core (a phone's
+                # country code) and looks two characters past it.
+                start = max(0, hit.start() - PREFIX_CHARS)
+                if whole.search(folded, start, hit.end() + 2):
+                    return True
+        return False
+
+
+def _folded(text: str) -> str:
+    """The text as fold() gives it, quickly for a long file: words in plain
+    ASCII, most of them, need only lower-casing."""
+    return " ".join(
+        word.casefold() if word.isascii() else fold(word) for word in text.split()
+    )
+
+
+def gather_traces(records: list[Party]) -> Traces:
+    """The traces of the person held as `records` (they and the records
+    merged into them), read from their fields, contact points and history."""
+    ids = [record.pk for record in records]
+    names: dict[str, set[str]] = {field: set() for field in NAME_FIELDS}
+    for record in records:
+        names["display_name"].add(record.display_name)
+        names["given_name"].add(record.given_name)
+        names["family_name"].add(record.family_name)
+    points = set(
+        ContactPoint.objects.filter(party_id__in=ids).values_list("kind", "value")
+    )
+    history = Event.objects.filter(party_id__in=ids, kind=Kind.PROFILE_CHANGE)
+    for payload in history.values_list("payload", flat=True).iterator(
+        chunk_size=UPDATE_ROWS
+    ):
+        for change in payload.get("changes", []):
+            if not isinstance(change, dict):
+                continue
+            field = change.get("field")
+            for item in (change.get("old"), change.get("new")):
+                if field in NAME_FIELDS and isinstance(item, str):
+                    names[field].add(item)
+                elif field == "contact_point" and isinstance(item, dict):
+                    points.add((str(item.get("kind")), str(item.get("value", ""))))
+    # An email entry's key ends with the address it was filed under, which
+    # may since have been removed from the record.
+    mail = Event.objects.filter(party_id__in=ids, source=MAIL_SOURCE)
+    for key in mail.values_list("external_id", flat=True).iterator(
+        chunk_size=UPDATE_ROWS
+    ):
+        address = key.rpartition("|")[2]
+        if "@" in address:
+            points.add((ContactKind.EMAIL, address))
+
+    values = {value for _, value in points if value}
+    shared = set(
+        ContactPoint.objects.filter(value__in=values)
+        .exclude(party_id__in=ids)
+        .values_list("kind", "value")
+    )
+    points -= shared
+    full = set(names["display_name"])
+    for given in names["given_name"]:
+        for family in names["family_name"]:
+            full |= {f"{given} {family}", f"{family} {given}"}
+    folded = {fold(name) for name in full}
+    folded = {name for name in folded if len(name.split()) >= 2}
+    namesakes = Party.objects.filter(sort_name__in=folded).exclude(pk__in=ids)
+    folded -= set(namesakes.values_list("sort_name", flat=True))
+    return Traces(
+        emails=frozenset(v for k, v in points if k == ContactKind.EMAIL and v),
+        phones=frozenset(v for k, v in points if k == ContactKind.PHONE and v),
+        other_points=frozenset(
+            fold(v)
+            for k, v in points
+            if k in (ContactKind.ADDRESS, ContactKind.HANDLE)
+            and len(fold(v)) >= MIN_POINT_CHARS
+        ),
+        names=frozenset(folded),
+    )
+
+
+def _phone_patterns(value: str) -> tuple[str, str] | None:
+    """A phone's digits, and the phone whole however it is written: +1
+    415-555-0134, (415) 555 0134, 001 415..., 020 ... with its trunk zero."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        digits = re.sub(r"\D", "", value)
+        if len(digits) < MIN_PHONE_DIGITS:
+            return None
+        core = DIGIT_GAP.join(digits)
+        return core, rf"(?<!\d){core}(?!\d)"
+    national = str(number.national_number)
+    if len(national) < MIN_PHONE_DIGITS:
+        return None
+    core = DIGIT_GAP.join(national)
+    country = DIGIT_GAP.join(str(number.country_code))
+    prefix = rf"(?:(?:\+|00)?{DIGIT_GAP}{country}{DIGIT_GAP}|0{DIGIT_GAP})?"
+    return core, rf"(?<!\d){prefix}{core}(?!\d)"
+
+
+def _import_labels(ids: list[int]) -> set[str]:
+    """The labels of the imports that wrote on these parties' timelines."""
+    events = Event.objects.filter(party_id__in=ids, actor_kind=ActorKind.IMPORT)
+    return set(events.values_list("actor_label", flat=True).order_by().distinct())
+
+
+def _imported_rows(ids: list[int]) -> dict[str, set[int]]:
+    """Per import run's label, the lines of its file that were these parties."""
+    rows: dict[str, set[int]] = {}
+    records = Event.objects.filter(party_id__in=ids, kind=Kind.IMPORT)
+    for label, payload in records.values_list("actor_label", "payload"):
+        row = payload.get("row")
+        if isinstance(row, int) and row > 0:
+            rows.setdefault(label, set()).add(row)
+    return rows
+
+
+def _remove_import_files(party: Party, runs: list[ImportRun], traces: Traces) -> None:
+    """Remove the kept files of the runs that imported them, and any other
+    kept import file that names them."""
+    removed = remove_files_naming(runs, traces.found_in)
+    logger.info(
+        "Removed %d kept import folders holding erased party %s",
+        removed,
+        party.public_id,
+    )
 
 
 def _absorbed(party: Party) -> list[Party]:

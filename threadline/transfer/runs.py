@@ -8,7 +8,7 @@ exactly what the run wrote.
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -157,6 +157,41 @@ def _copy_report(run: ImportRun, report: ImportReport) -> None:
         }
         for problem in report.problems[:MAX_PROBLEMS]
     ]
+
+
+def erase_problems(
+    rows: dict[str, set[int]], names_them: Callable[[str], bool], marker: str
+) -> int:
+    """For an erasure: put `marker` in place of every problem message, in any
+    run, about a person's rows or naming them; return how many were replaced.
+
+    `rows` holds, per run label, the lines that imported the person: a
+    problem there is about them even when it quotes only a bad value.
+    Elsewhere `names_them` decides from the text. A run's error is replaced
+    whole when it names them; the file, line and outcome stay.
+    """
+    # Known gap: a file name naming them (a run's file and label) is kept.
+    replaced = 0
+    runs = ImportRun.objects.only("pk", "actor_label", "problems", "error")
+    for run in runs.iterator(chunk_size=50):
+        lines = rows.get(run.actor_label, set())
+        problems = []
+        for problem in run.problems:
+            message = str(problem.get("message", ""))
+            if message != marker and (
+                problem.get("line") in lines or names_them(message)
+            ):
+                problem = {**problem, "message": marker}
+                replaced += 1
+            problems.append(problem)
+        error = run.error
+        if error and error != marker and names_them(error):
+            error = marker
+            replaced += 1
+        if problems != run.problems or error != run.error:
+            # Not save(): a newer updated_at would make a dead run look alive.
+            ImportRun.objects.filter(pk=run.pk).update(problems=problems, error=error)
+    return replaced
 
 
 class RunProgress:

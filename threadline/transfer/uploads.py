@@ -8,13 +8,16 @@ so a run whose process died can be started again from its file.
 """
 
 import datetime as dt
+import html
 import json
 import logging
+import re
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -32,6 +35,7 @@ from threadline.errors import Conflict, InvalidInput, NotFound, ThreadlineError
 from threadline.timeline.actors import Actor
 from threadline.transfer.importer import SUFFIXES, import_path
 from threadline.transfer.models import ImportRun
+from threadline.transfer.reading import SAMPLE_BYTES, detect_encoding
 from threadline.transfer.report import ImportReport
 from threadline.transfer.runs import (
     PROGRESS_EVERY,
@@ -55,6 +59,8 @@ STOPPED_CHECK = (
     "Upload the file again."
 )
 KINDS_TEXT = "CSV, Excel (.xlsx), vCard (.vcf), iCalendar (.ics), .eml or .mbox"
+# A vCard or iCalendar line folded onto the next (RFC 6350, RFC 5545).
+FOLDED_LINE = re.compile(r"\r?\n[ \t]")
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,67 @@ def run_file(run: ImportRun) -> Path | None:
         return None
     files = [path for path in folder.iterdir() if path.suffix != ".json"]
     return files[0] if len(files) == 1 else None
+
+
+def remove_files_naming(
+    runs: Iterable[ImportRun], names_them: Callable[[str], bool]
+) -> int:
+    """For an erasure: remove the kept folders of `runs` (they imported the
+    person), and every upload or run folder holding a file in whose text
+    `names_them` finds them; return how many folders went.
+
+    A kept file is a copy of another system's export, so it is removed
+    whole: rewriting a workbook, a folded vCard or a mailbox in place could
+    break it, and a run that lost its file can no longer be run again, only
+    imported anew.
+    """
+    folders = {run_folder(run) for run in runs}
+    for parent in (imports_dir() / "uploads", imports_dir() / "runs"):
+        if not parent.is_dir():
+            continue
+        for folder in parent.iterdir():
+            if folder in folders or not folder.is_dir():
+                continue
+            if any(names_them(_file_text(path)) for path in _files_in(folder)):
+                folders.add(folder)
+    removed = 0
+    for folder in sorted(folders):
+        if not folder.is_dir():
+            continue
+        try:
+            shutil.rmtree(folder)
+        except OSError as error:
+            logger.error("Could not remove %s after an erasure: %s", folder, error)
+            continue
+        removed += 1
+    return removed
+
+
+def _files_in(folder: Path) -> Iterator[Path]:
+    return (path for path in sorted(folder.iterdir()) if path.is_file())
+
+
+def _file_text(path: Path) -> str:
+    """A kept file's text, to be searched: a workbook's XML parts (its cells
+    and strings), any other file decoded, with folded vCard and iCalendar
+    lines joined."""
+    # Known gap: text a file encodes (base64 mail parts, encoded words) is unread.
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as workbook:
+                return "\n".join(
+                    html.unescape(workbook.read(item).decode("utf-8", "replace"))
+                    for item in workbook.infolist()
+                    if item.filename.endswith(".xml")
+                )
+        except zipfile.BadZipFile:
+            pass
+    data = path.read_bytes()
+    try:
+        encoding = detect_encoding(data[:SAMPLE_BYTES])
+    except InvalidInput:
+        encoding = "latin-1"
+    return FOLDED_LINE.sub("", data.decode(encoding, "replace"))
 
 
 def in_background(work: Callable[[], None], name: str) -> None:
