@@ -2,6 +2,8 @@
 the text a person would type."""
 
 import datetime as dt
+import io
+import logging
 import zipfile
 
 import pytest
@@ -9,9 +11,13 @@ from openpyxl import Workbook
 
 from threadline.errors import InvalidInput
 from threadline.parties.models import ContactKind, ContactPoint, Party
+from threadline.transfer import workbook
 from threadline.transfer.importer import import_path
 from threadline.transfer.reading import open_table
-from threadline.transfer.workbook import OLE_SIGNATURE, cell_text
+from threadline.transfer.workbook import OLE_SIGNATURE, cell_text, sheet_rows
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+SAVE_AGAIN = "open it in excel or libreoffice and save it again, or export the sheet"
 
 
 def save(tmp_path, rows, *, name="contacts.xlsx", before=(), formats=None):
@@ -29,6 +35,32 @@ def save(tmp_path, rows, *, name="contacts.xlsx", before=(), formats=None):
     path = tmp_path / name
     book.save(path)
     return path
+
+
+def with_sheet(path, cells):
+    """Replace the first sheet's XML by one row holding `cells`, raw XML that
+    openpyxl would not write (it cuts strings at Excel's limit)."""
+    book = path.read_bytes()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        with zipfile.ZipFile(io.BytesIO(book)) as source:
+            for part in source.infolist():
+                if part.filename != "xl/worksheets/sheet1.xml":
+                    target.writestr(part, source.read(part))
+        target.writestr(
+            "xl/worksheets/sheet1.xml",
+            f'<worksheet xmlns="{MAIN}"><sheetData><row r="1">'
+            '<c r="A1" t="inlineStr"><is><t>name</t></is></c></row>'
+            f'<row r="2">{cells}</row></sheetData></worksheet>',
+        )
+    return path
+
+
+def inline(*runs):
+    """A cell of inline text, in formatted runs when there are several."""
+    if len(runs) == 1:
+        return f'<c r="A2" t="inlineStr"><is><t>{runs[0]}</t></is></c>'
+    texts = "".join(f"<r><rPr><b/></rPr><t>{run}</t></r>" for run in runs)
+    return f'<c r="A2" t="inlineStr"><is>{texts}</is></c>'
 
 
 def rows_of(path):
@@ -187,3 +219,79 @@ def test_a_workbook_imports_people_with_numbers_and_dates_intact(tmp_path):
     assert (phone.raw, phone.value) == ("2025550143", "+12025550143")
     assert report.description == "Excel workbook, sheet 'Sheet'"
     assert report.problems == []
+
+
+@pytest.mark.django_db
+def test_a_cell_longer_than_excel_allows_is_refused_before_anything_is_written(
+    tmp_path, caplog
+):
+    path = with_sheet(
+        save(tmp_path, [["name"]]), inline("A" * (workbook.MAX_CELL_CHARS + 1))
+    )
+
+    with caplog.at_level(logging.WARNING), pytest.raises(InvalidInput) as refused:
+        import_path(path)
+
+    assert refused.value.message.startswith(
+        "contacts.xlsx holds a cell of over 32,767 characters, more than Excel "
+        "allows, so it is damaged or not a spreadsheet."
+    )
+    assert SAVE_AGAIN in refused.value.message.lower()
+    refusals = [r for r in caplog.records if r.name == "threadline.transfer.workbook"]
+    assert [record.levelno for record in refusals] == [logging.WARNING]
+    assert not Party.objects.exists()
+
+
+def test_a_cell_as_long_as_google_sheets_allows_is_read(tmp_path):
+    path = with_sheet(save(tmp_path, [["name"]]), inline("A" * 50_000))
+
+    assert rows_of(path) == [["A" * 50_000]]
+
+
+def test_formatted_runs_count_as_one_cell(tmp_path):
+    half = "A" * (workbook.MAX_CELL_CHARS // 2 + 1)
+    path = with_sheet(save(tmp_path, [["name"]]), inline(half, half))
+
+    with pytest.raises(InvalidInput, match="holds a cell of over 32,767"):
+        open_table(path)
+
+
+def test_a_tag_longer_than_any_spreadsheet_has_is_refused(tmp_path):
+    attribute = "A" * (2 * workbook.MAX_MARKUP_BYTES + 1)
+    path = with_sheet(save(tmp_path, [["name"]]), f'<c r="A2" x="{attribute}"/>')
+
+    with pytest.raises(InvalidInput, match="holds a tag over 1 MB long"):
+        open_table(path)
+
+
+def test_a_part_packed_like_a_zip_bomb_is_refused(tmp_path):
+    path = with_sheet(
+        save(tmp_path, [["name"]]), inline("A" * workbook.PACKING_CHECKED_BYTES)
+    )
+
+    with pytest.raises(InvalidInput) as refused:
+        open_table(path)
+
+    assert (
+        "times its size, far more than any spreadsheet does, so it is damaged "
+        "or not a spreadsheet." in refused.value.message
+    )
+    assert SAVE_AGAIN in refused.value.message.lower()
+
+
+def test_a_workbook_that_unpacks_to_too_much_is_refused(tmp_path, monkeypatch):
+    path = save(tmp_path, [["name"], ["Jane Example"]])
+    unpacked = sum(part.file_size for part in zipfile.ZipFile(path).infolist())
+    monkeypatch.setattr(workbook, "MAX_INFLATED_BYTES", unpacked - 1)
+
+    with pytest.raises(InvalidInput, match="would unpack to more than"):
+        open_table(path)
+
+
+def test_a_workbook_is_checked_again_when_its_rows_are_read(tmp_path):
+    path = with_sheet(
+        save(tmp_path, [["name"]]), inline("A" * (workbook.MAX_CELL_CHARS + 1))
+    )
+
+    with pytest.raises(InvalidInput, match="holds a cell of over 32,767"):
+        next(sheet_rows(path, "Sheet", header_row=1))

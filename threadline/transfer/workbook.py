@@ -5,6 +5,11 @@ with the number of rows; only the workbook's table of distinct strings is
 held whole. Cells come out as the text a person would type: dates as ISO
 dates, whole numbers without ".0" (a phone or an id stored as a number),
 and numbers formatted with leading zeros ("00000") keep them.
+
+Before openpyxl sees a workbook, every part is checked against what no
+spreadsheet holds: more unpacked bytes than any workbook we take, a part
+packed as tightly as a zip bomb, a cell of text far past Excel's limit.
+openpyxl would hold such a cell in memory whole.
 """
 
 import datetime as dt
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import ParseError
+from xml.parsers import expat
 
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
@@ -54,6 +60,61 @@ UNREADABLE = (
     "{name} cannot be read as an Excel workbook ({error}). Open it in Excel or "
     "LibreOffice and save it again as .xlsx, or export the sheet as CSV."
 )
+# zipfile stops a part at the size the archive declares for it, so the
+# declared sizes bound what reading can unpack. 100,000 contacts in 8 columns
+# written by openpyxl pack 43 MB of XML into 5 MB (8.4:1); a sheet of one
+# value repeated, as compressible as real cells get, packs 26:1. Even at that
+# a 50 MB upload unpacks to 1.3 GB, under this limit.
+MAX_INFLATED_BYTES = 2 * 1024**3
+# Worksheets pack at 8:1 to 26:1: every cell names its own reference, which
+# deflate cannot repeat. One long run of a single letter packs at 1,000:1.
+# Small parts are exempt: a styles.xml bloated with Excel's maximum of 64,000
+# identical cell formats packs tightly too, but stays a few MB.
+MAX_PACKING_RATIO = 200
+PACKING_CHECKED_BYTES = 16 * 1024 * 1024
+# Excel holds 32,767 characters in a cell and Google Sheets 50,000; Excel
+# writes a carriage return as the seven characters "_x000D_". Twice Excel's
+# limit leaves room for both and still keeps a cell to a few hundred KB.
+EXCEL_CELL_CHARS = 32_767
+MAX_CELL_CHARS = 2 * EXCEL_CELL_CHARS
+# A tag, with its attributes, that expat has to hold whole before it can
+# report it; real ones are a few KB at most (a long list of cell ranges).
+MAX_MARKUP_BYTES = 1024 * 1024
+# The elements a string with several formatted runs is made of: openpyxl
+# joins the runs' text into one value, so their text counts as one cell.
+# Names are matched as written: resolving namespaces makes the scan half as
+# slow again. A writer that prefixes them ("x:t") has each run counted alone.
+RUN_ELEMENTS = frozenset(
+    [
+        "t",
+        "r",
+        "rPr",
+        "rPh",
+        "phoneticPr",
+        "rFont",
+        "charset",
+        "family",
+        "b",
+        "i",
+        "strike",
+        "outline",
+        "shadow",
+        "condense",
+        "extend",
+        "color",
+        "sz",
+        "u",
+        "vertAlign",
+        "scheme",
+    ]
+)
+REFUSED = (
+    "{name} {problem}, so it is damaged or not a spreadsheet. Open it in Excel "
+    "or LibreOffice and save it again, or export the sheet as CSV."
+)
+LONG_CELL = (
+    f"holds a cell of over {EXCEL_CELL_CHARS:,} characters, more than Excel allows"
+)
 
 
 @dataclass
@@ -80,11 +141,12 @@ def is_workbook(path: Path) -> bool:
 def scan_workbook(path: Path) -> SheetScan:
     """Find the first sheet with data, its header, and count its rows.
 
-    Raises InvalidInput for a damaged, encrypted or old-format workbook and
-    for one with no data.
+    Raises InvalidInput for a damaged, encrypted or old-format workbook, for
+    one that holds what no spreadsheet does, and for one with no data.
     """
     _refuse_compound_file(path)
     try:
+        refuse_bomb(path)
         scan = _scan(path)
     except READ_ERRORS as error:
         logger.debug("Cannot read %s as a workbook", path.name, exc_info=True)
@@ -101,8 +163,11 @@ def sheet_rows(
 ) -> Iterator[tuple[int, list[str]]]:
     """Yield each non-empty row after the header with its row number.
 
-    Raises one of READ_ERRORS if the file cannot be read any more.
+    Raises one of READ_ERRORS if the file cannot be read any more, and
+    InvalidInput, before the first row, if it now holds what no spreadsheet
+    does.
     """
+    refuse_bomb(path)
     with path.open("rb") as handle:
         workbook = load_workbook(handle, read_only=True, data_only=True)
         try:
@@ -116,6 +181,20 @@ def sheet_rows(
                     yield number, texts
         finally:
             workbook.close()
+
+
+def refuse_bomb(path: Path) -> None:
+    """Refuse a workbook that would unpack to more than openpyxl should hold.
+
+    Raises InvalidInput for too many unpacked bytes, a part packed like a zip
+    bomb, a cell over MAX_CELL_CHARS or a tag over MAX_MARKUP_BYTES, and one
+    of READ_ERRORS if the file is no zip archive.
+    """
+    with zipfile.ZipFile(path) as archive:
+        parts = archive.infolist()
+        _refuse_inflation(path, parts)
+        for part in parts:
+            _refuse_long_text(path, archive, part)
 
 
 def cell_text(value: Any, number_format: str = "General") -> str:
@@ -159,6 +238,95 @@ def _refuse_compound_file(path: Path) -> None:
         "does not read. Open it in Excel or LibreOffice and save it as .xlsx "
         "or CSV, then import that."
     )
+
+
+def _refuse_inflation(path: Path, parts: list[zipfile.ZipInfo]) -> None:
+    inflated = sum(part.file_size for part in parts)
+    if inflated > MAX_INFLATED_BYTES:
+        raise _refusal(
+            path,
+            f"would unpack to more than {MAX_INFLATED_BYTES // 1024**3} GB",
+            inflated=inflated,
+        )
+
+    packed = sum(part.compress_size for part in parts)
+    sizes = [(part.file_size, part.compress_size) for part in parts]
+    for size, packed_size in [*sizes, (inflated, packed)]:
+        if _packed_like_a_bomb(size, packed_size):
+            raise _refusal(
+                path,
+                f"unpacks to {size // max(packed_size, 1):,} times its size, "
+                "far more than any spreadsheet does",
+                inflated=size,
+            )
+
+
+def _packed_like_a_bomb(size: int, packed_size: int) -> bool:
+    most_a_spreadsheet_unpacks = MAX_PACKING_RATIO * max(packed_size, 1)
+    return size > PACKING_CHECKED_BYTES and size > most_a_spreadsheet_unpacks
+
+
+def _refuse_long_text(
+    path: Path, archive: zipfile.ZipFile, part: zipfile.ZipInfo
+) -> None:
+    """Stream one part through expat, stopping at the first over-long text.
+
+    A part expat cannot parse is left to openpyxl, whose parser is expat
+    too: it refuses the part if it ever reads it.
+    """
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    # Attributes as a list cost less to build than a dict; none is read.
+    parser.ordered_attributes = True
+    counter = _TextLength()
+    parser.StartElementHandler = counter.start
+    parser.CharacterDataHandler = counter.add
+    fed = 0
+    try:
+        with archive.open(part) as stream:
+            while chunk := stream.read(CHUNK_BYTES):
+                parser.Parse(chunk, False)
+                fed += len(chunk)
+                if fed - parser.CurrentByteIndex > MAX_MARKUP_BYTES:
+                    raise _refusal(
+                        path,
+                        f"holds a tag over {MAX_MARKUP_BYTES // 1024**2} MB long, "
+                        "which no spreadsheet has",
+                        part=part.filename,
+                    )
+    except _CellTooLong:
+        raise _refusal(path, LONG_CELL, part=part.filename) from None
+    except expat.ExpatError:
+        logger.debug("%s in %s is no XML", part.filename, path.name, exc_info=True)
+
+
+class _CellTooLong(Exception):
+    """A run of text longer than a cell may hold."""
+
+
+class _TextLength:
+    """Counts the text of the current cell value, across expat's callbacks.
+
+    Any tag but those inside a string of formatted runs starts a new count,
+    so the count is the length of one text node or of one string's runs.
+    """
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def start(self, name: str, attributes: list[str]) -> None:
+        if name not in RUN_ELEMENTS:
+            self.chars = 0
+
+    def add(self, text: str) -> None:
+        self.chars += len(text)
+        if self.chars > MAX_CELL_CHARS:
+            raise _CellTooLong
+
+
+def _refusal(path: Path, problem: str, **context: object) -> InvalidInput:
+    logger.warning("Refused workbook %s: it %s", path.name, problem, extra=context)
+    return InvalidInput(REFUSED.format(name=path.name, problem=problem))
 
 
 def _holds(handle: Any, marker: bytes) -> bool:
