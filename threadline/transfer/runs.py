@@ -8,12 +8,15 @@ exactly what the run wrote.
 
 import datetime as dt
 import logging
+import os
+import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from threadline.accounts.models import User
@@ -29,7 +32,8 @@ MAX_PROBLEMS = 10_000
 # How often, in rows, a run's progress is written for the web app to show.
 PROGRESS_EVERY = 200
 # A run (or its undo) that wrote nothing for this long died with its process:
-# both write their progress every few seconds while they work.
+# both write their progress every few seconds while they work. Only needed
+# when that process is on another host: one on this host is looked up.
 STALE_AFTER = dt.timedelta(minutes=5)
 
 _active_run: ContextVar[ImportRun | None] = ContextVar("active_run", default=None)
@@ -60,6 +64,7 @@ def start_run(
         actor_label="import",
         started_by=user,
         started_at=started_at,
+        **owner_fields(),
     )
     label = f"import #{run.pk} of {file}"[:200]
     ImportRun.objects.filter(pk=run.pk).update(actor_label=label)
@@ -70,7 +75,9 @@ def start_run(
 
 @contextmanager
 def running(run: ImportRun) -> Iterator[ImportRun]:
-    """Make `run` the active run for the importers called inside."""
+    """Make `run` the active run for the importers called inside, owned by
+    this thread."""
+    take_over(run)
     token = _active_run.set(run)
     try:
         yield run
@@ -106,25 +113,69 @@ def fail_run(run: ImportRun, report: ImportReport | None, error: str) -> None:
     logger.warning("Import run #%d of %s stopped: %s", run.pk, run.file, error)
 
 
+def owner_fields(*, thread: bool = False) -> dict[str, Any]:
+    """Name this process (and thread) as the one at work on a run."""
+    return {
+        "owner_host": socket.gethostname()[:255],
+        "owner_pid": os.getpid(),
+        "owner_thread": threading.get_native_id() if thread else None,
+    }
+
+
+def take_over(run: ImportRun) -> None:
+    """Make this thread the run's owner as its work starts here."""
+    fields = owner_fields(thread=True)
+    ImportRun.objects.filter(pk=run.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(run, name, value)
+
+
 def is_stale(run: ImportRun) -> bool:
-    return run.updated_at < timezone.now() - STALE_AFTER
+    """Say whether the work on a run that claims to be at work has died."""
+    return owner_gone(run) or run.updated_at < timezone.now() - STALE_AFTER
+
+
+def owner_gone(run: ImportRun) -> bool:
+    """Say whether the run's owner is known to be gone: a process of this host
+    that no longer exists, or a thread of this process that has ended."""
+    if run.owner_pid is None or run.owner_host != socket.gethostname()[:255]:
+        return False
+    if not _process_exists(run.owner_pid):
+        return True
+    if run.owner_pid != os.getpid() or run.owner_thread is None:
+        return False
+    alive = {thread.native_id for thread in threading.enumerate()}
+    return run.owner_thread not in alive
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def restart_run(run: ImportRun) -> bool:
     """Mark a stopped or dead run as running again, for a second pass over its
     file under the same label; return False if it is neither."""
-    stopped = Q(status=RunStatus.FAILED) | Q(
-        status=RunStatus.RUNNING, updated_at__lt=timezone.now() - STALE_AFTER
-    )
-    restarted = (
-        ImportRun.objects.filter(pk=run.pk, undone_at__isnull=True)
-        .filter(stopped)
-        .update(
-            status=RunStatus.RUNNING,
-            error="",
-            finished_at=None,
-            updated_at=timezone.now(),
-        )
+    run.refresh_from_db()
+    dead = run.status == RunStatus.RUNNING and is_stale(run)
+    if run.undone_at is not None or not (run.status == RunStatus.FAILED or dead):
+        return False
+
+    # Only if nobody changed it since it was read: two restarts, or a run
+    # that was alive after all, leave it alone.
+    restarted = ImportRun.objects.filter(
+        pk=run.pk, status=run.status, updated_at=run.updated_at, undone_at=None
+    ).update(
+        status=RunStatus.RUNNING,
+        error="",
+        finished_at=None,
+        updated_at=timezone.now(),
+        **owner_fields(),
     )
     if restarted:
         run.refresh_from_db()
