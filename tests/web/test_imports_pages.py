@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from tests.web.conftest import HTMX
 from threadline.accounts.models import User
+from threadline.errors import NotFound
 from threadline.parties.models import Party
 from threadline.transfer import runs, uploads, writing
 from threadline.transfer.models import ImportRun, RunStatus
@@ -114,6 +115,74 @@ def test_importing_runs_it_for_real_and_keeps_the_file_with_the_run(
     kept = tmp_path / "imports" / "runs" / str(run.public_id) / "contacts.csv"
     assert kept.read_bytes() == CONTACTS
     assert not any((tmp_path / "imports" / "uploads").iterdir())
+
+
+def upload_id(check_url: str) -> str:
+    return check_url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def test_clicking_start_again_sends_to_the_run_and_starts_no_other(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    check_url = checked(client)
+    client.post(check_url + "start/")
+
+    again = client.post(check_url + "start/", follow=True)
+    back = client.get(check_url)
+
+    run = ImportRun.objects.get()
+    assert again.redirect_chain[-1][0] == run_url(run)
+    assert (
+        f"The import of contacts.csv has already started, as import #{run.pk}"
+        in again.content.decode()
+    )
+    assert back["Location"] == run_url(run)
+    assert Party.objects.filter(display_name="Jane Example").count() == 1
+
+
+def test_of_clicks_at_once_one_starts_the_run_and_the_others_find_it(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    found = upload_id(checked(client))
+    # Each request loaded the upload before any of them started it.
+    first, second = (uploads.load_upload(found, owner) for _ in range(2))
+
+    run = uploads.start_import(first, owner)
+    with pytest.raises(uploads.AlreadyStarted) as refused:
+        uploads.start_import(second, owner)
+
+    run.refresh_from_db()
+    assert refused.value.run == run
+    assert list(ImportRun.objects.all()) == [run]
+    assert run.status == RunStatus.DONE
+    assert uploads.run_file(run) is not None
+
+
+def test_an_upload_gone_before_its_start_leaves_no_run(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    upload = uploads.load_upload(upload_id(checked(client)), owner)
+    uploads.discard_upload(upload)
+
+    with pytest.raises(NotFound, match="upload the file again"):
+        uploads.start_import(upload, owner)
+
+    assert not ImportRun.objects.exists()
+
+
+def test_a_run_whose_file_went_missing_is_stopped_not_left_running(
+    owner: User,
+) -> None:
+    run = start_run("contacts.csv", "csv", user=owner)
+
+    uploads._import(run.pk, "")
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "The file of this import is gone" in run.error
 
 
 def test_run_page_shows_the_outcome_and_the_problems(

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -52,11 +53,20 @@ def active_run() -> ImportRun | None:
 
 
 def start_run(
-    file: str, format: str, *, source: str = "", user: User | None = None
+    file: str,
+    format: str,
+    *,
+    source: str = "",
+    user: User | None = None,
+    public_id: uuid.UUID | None = None,
 ) -> ImportRun:
-    """Store a run about to start; its label names it among all runs."""
+    """Store a run about to start; its label names it among all runs.
+
+    Raises IntegrityError for a `public_id` another run has.
+    """
     started_at = timezone.now()
     run = ImportRun.objects.create(
+        public_id=public_id or uuid.uuid4(),
         file=file[:300],
         format=format,
         mapping="automatic",
