@@ -1,6 +1,9 @@
 """What an import did, or would do: counts per kind and every row's problem."""
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -40,6 +43,30 @@ NOUNS = {
 }
 
 
+# The reports made while a real run works; the first is the run's own.
+_run_reports: ContextVar[list["ImportReport"] | None] = ContextVar(
+    "run_reports", default=None
+)
+
+
+@contextmanager
+def collecting_reports() -> Iterator[list["ImportReport"]]:
+    """Collect the reports the importers called inside make, in order."""
+    reports: list[ImportReport] = []
+    token = _run_reports.set(reports)
+    try:
+        yield reports
+    finally:
+        _run_reports.reset(token)
+
+
+def first_report() -> "ImportReport | None":
+    """The first report collected so far: the run's own, made by the importer
+    it called before any it hands parts of the work to."""
+    reports = _run_reports.get()
+    return reports[0] if reports else None
+
+
 @dataclass(frozen=True)
 class Problem:
     """A row that could not be used (skipped) or was used in part."""
@@ -71,6 +98,12 @@ class ImportReport:
     ignored_columns: list[str] = field(default_factory=list)
     # The stored run of a real import, once it has finished.
     run: "ImportRun | None" = None
+
+    def __post_init__(self) -> None:
+        # So a run's progress notes can store what it has created so far.
+        reports = _run_reports.get()
+        if reports is not None and not self.dry_run:
+            reports.append(self)
 
     @property
     def skipped(self) -> int:

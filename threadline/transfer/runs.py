@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,7 +25,11 @@ from threadline.accounts.models import User
 from threadline.timeline.actors import Actor
 from threadline.transfer.models import ImportRun, RunStatus
 from threadline.transfer.progress import Progress
-from threadline.transfer.report import ImportReport
+from threadline.transfer.report import (
+    ImportReport,
+    collecting_reports,
+    first_report,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +95,8 @@ def running(run: ImportRun) -> Iterator[ImportRun]:
     take_over(run)
     token = _active_run.set(run)
     try:
-        yield run
+        with collecting_reports():
+            yield run
     finally:
         _active_run.reset(token)
 
@@ -118,8 +124,10 @@ def fail_run(run: ImportRun, report: ImportReport | None, error: str) -> None:
     run.status = RunStatus.FAILED
     run.error = error[:5000]
     run.finished_at = timezone.now()
+    # Without a report, the counts its last progress note stored stand.
+    fields = ["status", "error", "finished_at", "updated_at"]
     with transaction.atomic():
-        run.save()
+        run.save(update_fields=None if report is not None else fields)
     logger.warning("Import run #%d of %s stopped: %s", run.pk, run.file, error)
 
 
@@ -193,11 +201,26 @@ def restart_run(run: ImportRun) -> bool:
     return bool(restarted)
 
 
-def note_progress(run: ImportRun, rows_done: int, rows_total: int) -> None:
-    """Write how far a run has got; readers see it at the next commit."""
+def note_progress(
+    run: ImportRun, rows_done: int, rows_total: int, created: dict[str, int]
+) -> None:
+    """Write how far a run has got and what it has created so far; readers
+    see it at the next commit, the one of the rows it counts."""
     ImportRun.objects.filter(pk=run.pk).update(
-        rows=rows_done, rows_total=rows_total, updated_at=timezone.now()
+        rows=rows_done,
+        rows_total=rows_total,
+        created=created,
+        updated_at=timezone.now(),
     )
+
+
+def created_in_all(run: ImportRun, report: ImportReport | None) -> dict[str, int]:
+    """What every pass over the run's file created: the earlier passes' counts,
+    as the run was loaded for this one, and this pass's so far."""
+    earlier = Counter(run.created)
+    if report is not None:
+        earlier.update(report.created)
+    return dict(earlier)
 
 
 def _copy_report(run: ImportRun, report: ImportReport) -> None:
@@ -208,7 +231,7 @@ def _copy_report(run: ImportRun, report: ImportReport) -> None:
     run.rows_total = max(run.rows_total, report.rows)
     run.rows_used = report.rows_used
     run.skipped = report.skipped
-    run.created = dict(report.created)
+    run.created = created_in_all(run, report)
     run.problems = [
         {
             "file": problem.file,
@@ -231,15 +254,19 @@ class RunProgress:
 
     def start(self, total: int, label: str) -> None:
         self.total += total
-        note_progress(self.run, self.done, self.total)
+        self._note()
         self.shown.start(total, label)
 
     def advance(self, rows: int = 1) -> None:
         before = self.done // PROGRESS_EVERY
         self.done += rows
         if self.done // PROGRESS_EVERY != before:
-            note_progress(self.run, self.done, self.total)
+            self._note()
         self.shown.advance(rows)
+
+    def _note(self) -> None:
+        created = created_in_all(self.run, first_report())
+        note_progress(self.run, self.done, self.total, created)
 
     def finish(self) -> None:
         self.shown.finish()

@@ -147,7 +147,8 @@ def write_batches(
             if not _write_batch(batch, writer, report):
                 for line, row in batch:
                     write_one(line, row, writer.write, report, file)
-        progress.advance(len(batch))
+            # With the batch's commit: a run killed after it counts it.
+            progress.advance(len(batch))
 
 
 def _write_batch(
