@@ -238,6 +238,7 @@ def _copy_report(run: ImportRun, report: ImportReport) -> None:
             "line": problem.line,
             "message": problem.message,
             "skipped": problem.skipped,
+            "rows": problem.rows,
         }
         for problem in report.problems[:MAX_PROBLEMS]
     ]

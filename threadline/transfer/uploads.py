@@ -398,6 +398,7 @@ def _check_record(report: ImportReport) -> dict[str, Any]:
                 "line": problem.line,
                 "message": problem.message,
                 "skipped": problem.skipped,
+                "rows": problem.rows,
             }
             for problem in report.problems
         ],
