@@ -66,3 +66,21 @@ def test_undoing_twice_is_refused_with_a_message(run):
 def test_undo_of_an_unknown_run_names_the_list():
     with pytest.raises(CommandError, match="There is no import #99; `threadline"):
         imports("--undo", "99")
+
+
+def test_reimporting_an_undone_file_says_its_rows_were_left_out(run, tmp_path):
+    imports("--undo", str(run.pk))
+    out = io.StringIO()
+
+    call_command("import", str(tmp_path / "contacts.csv"), stdout=out)
+
+    output = out.getvalue()
+    assert (
+        f"contacts.csv: 1 row was imported before by import #{run.pk}, which was "
+        "undone, so not imported again" in output
+    )
+    assert "Imported 0 of 2 rows usable, 2 skipped." in output
+    assert not Party.objects.filter(archived_at__isnull=True).exists()
+    latest = ImportRun.objects.first()
+    assert latest is not None
+    assert latest.problems[-1]["rows"] == 1

@@ -5,6 +5,7 @@ import datetime as dt
 import io
 import os
 import re
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +18,9 @@ from django.utils import timezone
 
 from tests.web.conftest import HTMX
 from threadline.accounts.models import User
+from threadline.errors import NotFound
 from threadline.parties.models import Party
-from threadline.transfer import runs, uploads, writing
+from threadline.transfer import importer, runs, uploads, writing
 from threadline.transfer.models import ImportRun, RunStatus
 from threadline.transfer.runs import STALE_AFTER, start_run
 
@@ -114,6 +116,81 @@ def test_importing_runs_it_for_real_and_keeps_the_file_with_the_run(
     kept = tmp_path / "imports" / "runs" / str(run.public_id) / "contacts.csv"
     assert kept.read_bytes() == CONTACTS
     assert not any((tmp_path / "imports" / "uploads").iterdir())
+
+
+def exited_pid() -> int:
+    """The id of a process that has ended, as kill -9 leaves it."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def upload_id(check_url: str) -> str:
+    return check_url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def test_clicking_start_again_sends_to_the_run_and_starts_no_other(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    check_url = checked(client)
+    client.post(check_url + "start/")
+
+    again = client.post(check_url + "start/", follow=True)
+    back = client.get(check_url)
+
+    run = ImportRun.objects.get()
+    assert again.redirect_chain[-1][0] == run_url(run)
+    assert (
+        f"The import of contacts.csv has already started, as import #{run.pk}"
+        in again.content.decode()
+    )
+    assert back["Location"] == run_url(run)
+    assert Party.objects.filter(display_name="Jane Example").count() == 1
+
+
+def test_of_clicks_at_once_one_starts_the_run_and_the_others_find_it(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    found = upload_id(checked(client))
+    # Each request loaded the upload before any of them started it.
+    first, second = (uploads.load_upload(found, owner) for _ in range(2))
+
+    run = uploads.start_import(first, owner)
+    with pytest.raises(uploads.AlreadyStarted) as refused:
+        uploads.start_import(second, owner)
+
+    run.refresh_from_db()
+    assert refused.value.run == run
+    assert list(ImportRun.objects.all()) == [run]
+    assert run.status == RunStatus.DONE
+    assert uploads.run_file(run) is not None
+
+
+def test_an_upload_gone_before_its_start_leaves_no_run(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    upload = uploads.load_upload(upload_id(checked(client)), owner)
+    uploads.discard_upload(upload)
+
+    with pytest.raises(NotFound, match="upload the file again"):
+        uploads.start_import(upload, owner)
+
+    assert not ImportRun.objects.exists()
+
+
+def test_a_run_whose_file_went_missing_is_stopped_not_left_running(
+    owner: User,
+) -> None:
+    run = start_run("contacts.csv", "csv", user=owner)
+
+    uploads._import(run.pk, "")
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "The file of this import is gone" in run.error
 
 
 def test_run_page_shows_the_outcome_and_the_problems(
@@ -257,8 +334,10 @@ def test_a_real_run_writes_its_progress_batch_by_batch_and_its_final_total(
     shown: list[str] = []
     note_progress = runs.note_progress
 
-    def note_and_look(run: ImportRun, rows_done: int, rows_total: int) -> None:
-        note_progress(run, rows_done, rows_total)
+    def note_and_look(
+        run: ImportRun, rows_done: int, rows_total: int, created: dict[str, int]
+    ) -> None:
+        note_progress(run, rows_done, rows_total, created)
         fragment = client.get(run_url(run), **HTMX).content.decode()
         shown.append(re.search(r"\d+ of \d+ records", fragment).group())
 
@@ -274,6 +353,43 @@ def test_a_real_run_writes_its_progress_batch_by_batch_and_its_final_total(
         70,
     )
     assert Party.objects.count() == 70
+
+
+def test_a_run_killed_then_run_again_counts_what_both_passes_created(
+    signed_in: SignIn, owner: User, monkeypatch, tmp_path: Path
+) -> None:
+    client = signed_in(owner)
+    rows = "".join(f"Person {n},p{n}@example.com\n" for n in range(60))
+    check_url = upload(client, f"name,email\n{rows}".encode(), "people.csv")["Location"]
+    monkeypatch.setattr(writing, "BULK_ROWS", 20)
+    monkeypatch.setattr(runs, "PROGRESS_EVERY", 20)
+    note_progress = runs.note_progress
+
+    def killed_at_row_40(run: ImportRun, rows_done: int, *args: object) -> None:
+        if rows_done == 40:
+            raise KeyboardInterrupt  # the process dies; nothing after runs
+        note_progress(run, rows_done, *args)
+
+    fail_run = importer.fail_run
+    monkeypatch.setattr(runs, "note_progress", killed_at_row_40)
+    monkeypatch.setattr(importer, "fail_run", lambda *args: None)
+    with pytest.raises(KeyboardInterrupt):
+        client.post(check_url + "start/")
+    monkeypatch.setattr(runs, "note_progress", note_progress)
+    monkeypatch.setattr(importer, "fail_run", fail_run)
+    assert ImportRun.objects.get().status == RunStatus.RUNNING
+    run = ImportRun.objects.get()
+    ImportRun.objects.filter(pk=run.pk).update(owner_pid=exited_pid())
+    first_pass = dict(ImportRun.objects.get().created)
+
+    client.post(run_url(run, "again/"))
+
+    run.refresh_from_db()
+    assert first_pass["person"] == 20
+    assert run.status == RunStatus.DONE
+    assert run.created["person"] == Party.objects.count() == 60
+    assert run.created["import record"] == 60
+    assert "60 people" in client.get(run_url(run)).content.decode()
 
 
 def test_the_page_reloads_once_the_run_is_over(signed_in: SignIn, owner: User) -> None:

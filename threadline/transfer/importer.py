@@ -66,7 +66,7 @@ from threadline.transfer.mapping import (
     plan_columns,
     recognise,
 )
-from threadline.transfer.models import ImportRun
+from threadline.transfer.models import ImportRun, RunStatus
 from threadline.transfer.progress import NoProgress, Progress
 from threadline.transfer.reading import DELIMITER_NAMES, DELIMITERS, Table, open_table
 from threadline.transfer.report import ImportReport
@@ -80,6 +80,7 @@ from threadline.transfer.runs import (
 )
 from threadline.transfer.visibility import HIDDEN_MATCH, importing_as, is_hidden
 from threadline.transfer.writing import (
+    LeftOut,
     SkipRow,
     import_transaction,
     write_batches,
@@ -328,6 +329,7 @@ def import_contacts(
             write_batches(_counted(rows, report), writer, report, shown)
         else:
             write_rows(_counted(rows, report), writer.write, report, shown)
+    report.report_undone_before()
     shown.finish()
 
     logger.info(
@@ -361,12 +363,19 @@ class ContactWriter:
         )
         # Most records never had an erasure; they pay nothing for the check.
         self.any_erased = Event.objects.filter(kind=Kind.ERASURE).exists()
+        # The labels of undone imports, whose rows are left out, to their numbers.
+        self.undone_runs = dict(
+            ImportRun.objects.filter(status=RunStatus.UNDONE).values_list(
+                "actor_label", "pk"
+            )
+        )
 
     def write(self, contact: Contact) -> Party:
         """Write one row's contact; return the party it describes."""
         if not contact.is_usable:
             reasons = ["no name, email, phone or company to import", *contact.warnings]
             raise SkipRow("; ".join(reasons))
+        self._leave_out_if_undone(contact)
 
         organisation = self._organisation(contact) if contact.company else None
         if contact.is_person:
@@ -384,6 +393,25 @@ class ContactWriter:
         for warning in contact.warnings:
             self.report.problem(contact.line, warning, skipped=False)
         return party
+
+    def _leave_out_if_undone(self, contact: Contact) -> None:
+        """Leave out a row an undone import wrote: its key still finds what
+        the undo archived and redacted, so writing it again would only say
+        "nothing new". Events are never deleted, so the key cannot be freed."""
+        if not self.undone_runs:
+            return
+        by_hash = contact.key.startswith("row:")
+        sources = self.import_sources if by_hash else [self.source]
+        writer = (
+            Event.objects.filter(
+                source__in=sources, external_id=f"{contact.key}:import"
+            )
+            .values_list("actor_label", flat=True)
+            .first()
+        )
+        if writer in self.undone_runs:
+            self.report.undone_before[self.undone_runs[writer]] += 1
+            raise LeftOut("imported before by an import that was undone")
 
     def forget(self) -> None:
         """Drop remembered organisations: their batch was rolled back."""

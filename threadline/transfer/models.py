@@ -17,7 +17,7 @@ class ImportRun(models.Model):
     """One import that changed the record, with its counts and row problems.
 
     A run is stored when it starts, so the web app can show its progress and
-    a run that was killed stays in the history as running. Every event the
+    a run that was killed stays in the history, as interrupted. Every event the
     run writes carries its `actor_label`, which is unique to the run: that is
     how an undo finds what the run did. Dry runs change nothing and leave no
     run behind.
@@ -63,6 +63,13 @@ class ImportRun(models.Model):
     )
     # What the undo reversed, counted like `created`.
     undone = models.JSONField(default=dict, blank=True)
+    # The process at work on the run, its import and then its undo: a claim
+    # whose process is gone from this host is dead at once, without waiting
+    # for its heartbeat (`updated_at`) to go stale. The thread is set once the
+    # work itself starts, for runs worked on a thread of the web process.
+    owner_host = models.CharField(max_length=255, blank=True)
+    owner_pid = models.PositiveIntegerField(null=True, blank=True)
+    owner_thread = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,6 +1,9 @@
 """What an import did, or would do: counts per kind and every row's problem."""
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -40,6 +43,30 @@ NOUNS = {
 }
 
 
+# The reports made while a real run works; the first is the run's own.
+_run_reports: ContextVar[list["ImportReport"] | None] = ContextVar(
+    "run_reports", default=None
+)
+
+
+@contextmanager
+def collecting_reports() -> Iterator[list["ImportReport"]]:
+    """Collect the reports the importers called inside make, in order."""
+    reports: list[ImportReport] = []
+    token = _run_reports.set(reports)
+    try:
+        yield reports
+    finally:
+        _run_reports.reset(token)
+
+
+def first_report() -> "ImportReport | None":
+    """The first report collected so far: the run's own, made by the importer
+    it called before any it hands parts of the work to."""
+    reports = _run_reports.get()
+    return reports[0] if reports else None
+
+
 @dataclass(frozen=True)
 class Problem:
     """A row that could not be used (skipped) or was used in part."""
@@ -48,9 +75,14 @@ class Problem:
     message: str
     skipped: bool
     file: str = ""
+    # How many rows it stands for: many for one reported once per file.
+    rows: int = 1
 
     def __str__(self) -> str:
         where = f"{self.file} line {self.line}" if self.file else f"line {self.line}"
+        if not self.line:
+            # About the file, or about many of its rows at once.
+            return f"{self.file or 'the file'}: {self.message}"
         outcome = "row skipped" if self.skipped else "the rest of the row imported"
         return f"{where}: {self.message} ({outcome})"
 
@@ -71,10 +103,30 @@ class ImportReport:
     ignored_columns: list[str] = field(default_factory=list)
     # The stored run of a real import, once it has finished.
     run: "ImportRun | None" = None
+    # Rows left out because an import that was undone wrote them, by its number.
+    undone_before: Counter[int] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        # So a run's progress notes can store what it has created so far.
+        reports = _run_reports.get()
+        if reports is not None and not self.dry_run:
+            reports.append(self)
 
     @property
     def skipped(self) -> int:
-        return sum(1 for problem in self.problems if problem.skipped)
+        return sum(problem.rows for problem in self.problems if problem.skipped)
+
+    def report_undone_before(self) -> None:
+        """Report the rows left out for an undone import, once per import."""
+        for number, rows in sorted(self.undone_before.items()):
+            plural = "row was" if rows == 1 else "rows were"
+            message = (
+                f"{rows:,} {plural} imported before by import #{number}, which was "
+                "undone, so not imported again: an undo keeps what identifies "
+                "each row, and the customers it archived stay archived. Add "
+                "again by hand what should come back."
+            )
+            self.problems.append(Problem(0, message, True, self.file, rows))
 
     def problem(
         self, line: int, message: str, *, skipped: bool, file: str = ""

@@ -8,19 +8,28 @@ exactly what the run wrote.
 
 import datetime as dt
 import logging
+import os
+import socket
+import threading
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from threadline.accounts.models import User
 from threadline.timeline.actors import Actor
 from threadline.transfer.models import ImportRun, RunStatus
 from threadline.transfer.progress import Progress
-from threadline.transfer.report import ImportReport
+from threadline.transfer.report import (
+    ImportReport,
+    collecting_reports,
+    first_report,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +38,8 @@ MAX_PROBLEMS = 10_000
 # How often, in rows, a run's progress is written for the web app to show.
 PROGRESS_EVERY = 200
 # A run (or its undo) that wrote nothing for this long died with its process:
-# both write their progress every few seconds while they work.
+# both write their progress every few seconds while they work. Only needed
+# when that process is on another host: one on this host is looked up.
 STALE_AFTER = dt.timedelta(minutes=5)
 
 _active_run: ContextVar[ImportRun | None] = ContextVar("active_run", default=None)
@@ -48,11 +58,20 @@ def active_run() -> ImportRun | None:
 
 
 def start_run(
-    file: str, format: str, *, source: str = "", user: User | None = None
+    file: str,
+    format: str,
+    *,
+    source: str = "",
+    user: User | None = None,
+    public_id: uuid.UUID | None = None,
 ) -> ImportRun:
-    """Store a run about to start; its label names it among all runs."""
+    """Store a run about to start; its label names it among all runs.
+
+    Raises IntegrityError for a `public_id` another run has.
+    """
     started_at = timezone.now()
     run = ImportRun.objects.create(
+        public_id=public_id or uuid.uuid4(),
         file=file[:300],
         format=format,
         mapping="automatic",
@@ -60,6 +79,7 @@ def start_run(
         actor_label="import",
         started_by=user,
         started_at=started_at,
+        **owner_fields(),
     )
     label = f"import #{run.pk} of {file}"[:200]
     ImportRun.objects.filter(pk=run.pk).update(actor_label=label)
@@ -70,10 +90,13 @@ def start_run(
 
 @contextmanager
 def running(run: ImportRun) -> Iterator[ImportRun]:
-    """Make `run` the active run for the importers called inside."""
+    """Make `run` the active run for the importers called inside, owned by
+    this thread."""
+    take_over(run)
     token = _active_run.set(run)
     try:
-        yield run
+        with collecting_reports():
+            yield run
     finally:
         _active_run.reset(token)
 
@@ -101,30 +124,76 @@ def fail_run(run: ImportRun, report: ImportReport | None, error: str) -> None:
     run.status = RunStatus.FAILED
     run.error = error[:5000]
     run.finished_at = timezone.now()
+    # Without a report, the counts its last progress note stored stand.
+    fields = ["status", "error", "finished_at", "updated_at"]
     with transaction.atomic():
-        run.save()
+        run.save(update_fields=None if report is not None else fields)
     logger.warning("Import run #%d of %s stopped: %s", run.pk, run.file, error)
 
 
+def owner_fields(*, thread: bool = False) -> dict[str, Any]:
+    """Name this process (and thread) as the one at work on a run."""
+    return {
+        "owner_host": socket.gethostname()[:255],
+        "owner_pid": os.getpid(),
+        "owner_thread": threading.get_native_id() if thread else None,
+    }
+
+
+def take_over(run: ImportRun) -> None:
+    """Make this thread the run's owner as its work starts here."""
+    fields = owner_fields(thread=True)
+    ImportRun.objects.filter(pk=run.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(run, name, value)
+
+
 def is_stale(run: ImportRun) -> bool:
-    return run.updated_at < timezone.now() - STALE_AFTER
+    """Say whether the work on a run that claims to be at work has died."""
+    return owner_gone(run) or run.updated_at < timezone.now() - STALE_AFTER
+
+
+def owner_gone(run: ImportRun) -> bool:
+    """Say whether the run's owner is known to be gone: a process of this host
+    that no longer exists, or a thread of this process that has ended."""
+    if run.owner_pid is None or run.owner_host != socket.gethostname()[:255]:
+        return False
+    if not _process_exists(run.owner_pid):
+        return True
+    if run.owner_pid != os.getpid() or run.owner_thread is None:
+        return False
+    alive = {thread.native_id for thread in threading.enumerate()}
+    return run.owner_thread not in alive
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def restart_run(run: ImportRun) -> bool:
     """Mark a stopped or dead run as running again, for a second pass over its
     file under the same label; return False if it is neither."""
-    stopped = Q(status=RunStatus.FAILED) | Q(
-        status=RunStatus.RUNNING, updated_at__lt=timezone.now() - STALE_AFTER
-    )
-    restarted = (
-        ImportRun.objects.filter(pk=run.pk, undone_at__isnull=True)
-        .filter(stopped)
-        .update(
-            status=RunStatus.RUNNING,
-            error="",
-            finished_at=None,
-            updated_at=timezone.now(),
-        )
+    run.refresh_from_db()
+    dead = run.status == RunStatus.RUNNING and is_stale(run)
+    if run.undone_at is not None or not (run.status == RunStatus.FAILED or dead):
+        return False
+
+    # Only if nobody changed it since it was read: two restarts, or a run
+    # that was alive after all, leave it alone.
+    restarted = ImportRun.objects.filter(
+        pk=run.pk, status=run.status, updated_at=run.updated_at, undone_at=None
+    ).update(
+        status=RunStatus.RUNNING,
+        error="",
+        finished_at=None,
+        updated_at=timezone.now(),
+        **owner_fields(),
     )
     if restarted:
         run.refresh_from_db()
@@ -132,11 +201,26 @@ def restart_run(run: ImportRun) -> bool:
     return bool(restarted)
 
 
-def note_progress(run: ImportRun, rows_done: int, rows_total: int) -> None:
-    """Write how far a run has got; readers see it at the next commit."""
+def note_progress(
+    run: ImportRun, rows_done: int, rows_total: int, created: dict[str, int]
+) -> None:
+    """Write how far a run has got and what it has created so far; readers
+    see it at the next commit, the one of the rows it counts."""
     ImportRun.objects.filter(pk=run.pk).update(
-        rows=rows_done, rows_total=rows_total, updated_at=timezone.now()
+        rows=rows_done,
+        rows_total=rows_total,
+        created=created,
+        updated_at=timezone.now(),
     )
+
+
+def created_in_all(run: ImportRun, report: ImportReport | None) -> dict[str, int]:
+    """What every pass over the run's file created: the earlier passes' counts,
+    as the run was loaded for this one, and this pass's so far."""
+    earlier = Counter(run.created)
+    if report is not None:
+        earlier.update(report.created)
+    return dict(earlier)
 
 
 def _copy_report(run: ImportRun, report: ImportReport) -> None:
@@ -147,13 +231,14 @@ def _copy_report(run: ImportRun, report: ImportReport) -> None:
     run.rows_total = max(run.rows_total, report.rows)
     run.rows_used = report.rows_used
     run.skipped = report.skipped
-    run.created = dict(report.created)
+    run.created = created_in_all(run, report)
     run.problems = [
         {
             "file": problem.file,
             "line": problem.line,
             "message": problem.message,
             "skipped": problem.skipped,
+            "rows": problem.rows,
         }
         for problem in report.problems[:MAX_PROBLEMS]
     ]
@@ -205,15 +290,19 @@ class RunProgress:
 
     def start(self, total: int, label: str) -> None:
         self.total += total
-        note_progress(self.run, self.done, self.total)
+        self._note()
         self.shown.start(total, label)
 
     def advance(self, rows: int = 1) -> None:
         before = self.done // PROGRESS_EVERY
         self.done += rows
         if self.done // PROGRESS_EVERY != before:
-            note_progress(self.run, self.done, self.total)
+            self._note()
         self.shown.advance(rows)
+
+    def _note(self) -> None:
+        created = created_in_all(self.run, first_report())
+        note_progress(self.run, self.done, self.total, created)
 
     def finish(self) -> None:
         self.shown.finish()

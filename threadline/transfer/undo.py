@@ -17,8 +17,9 @@ added are left as they are: they were created unable to sign in.
 
 Each step first checks whether it is already reversed, so an undo that was
 interrupted runs again and finishes the rest without doubling anything. An
-undo claims its run by setting `undone_at`; the run becomes "undone" at the
-end. A claimed run whose `updated_at` went stale lost its undo on the way.
+undo claims its run by setting `undone_at` and naming its process; the run
+becomes "undone" at the end. A claim whose process is gone, or whose
+`updated_at` went stale, lost its undo on the way.
 """
 
 import datetime as dt
@@ -31,7 +32,7 @@ from itertools import islice
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from threadline.errors import Conflict, InvalidInput, ThreadlineError
@@ -53,7 +54,7 @@ from threadline.timeline.kinds import INTERACTION_KINDS, Kind
 from threadline.timeline.models import Event
 from threadline.timeline.services import latest_version, redact_event
 from threadline.transfer.models import ImportRun, RunStatus
-from threadline.transfer.runs import STALE_AFTER, is_stale
+from threadline.transfer.runs import is_stale, owner_fields, take_over
 
 logger = logging.getLogger(__name__)
 
@@ -147,21 +148,26 @@ def claim_undo(run: ImportRun, actor: Actor) -> None:
     _require_undoable(run)
 
     now = timezone.now()
-    free = Q(undone_at__isnull=True) | Q(updated_at__lt=now - STALE_AFTER)
+    # Only the run as it was read: of two undos started at once, one claims it.
     claimed = (
-        ImportRun.objects.filter(pk=run.pk)
+        ImportRun.objects.filter(
+            pk=run.pk, updated_at=run.updated_at, undone_at=run.undone_at
+        )
         .exclude(status=RunStatus.UNDONE)
-        .filter(free)
-        .update(undone_at=now, undone_by=actor.user, updated_at=now)
+        .update(undone_at=now, undone_by=actor.user, updated_at=now, **owner_fields())
     )
     if not claimed:
-        raise Conflict(f"Import #{run.pk} is being undone right now.")
+        raise Conflict(
+            f"Import #{run.pk} is being undone right now. Wait for it to finish; "
+            "`threadline imports` shows how far it has got."
+        )
     run.refresh_from_db()
     logger.info("Undo of import run #%d started", run.pk)
 
 
 def finish_undo(run: ImportRun) -> UndoReport:
     """Reverse what is not reversed yet, then mark the claimed run undone."""
+    take_over(run)
     report = UndoReport(run, Counter(run.undone))
     _Undo(run, report).run_all(_Plan.read(run))
 
@@ -183,7 +189,10 @@ def _require_undoable(run: ImportRun) -> None:
             f"Import #{run.pk} is still running. Undo it once it has finished."
         )
     if run.undone_at is not None and not is_stale(run):
-        raise Conflict(f"Import #{run.pk} is being undone right now.")
+        raise Conflict(
+            f"Import #{run.pk} is being undone right now. Wait for it to finish; "
+            "`threadline imports` shows how far it has got."
+        )
 
 
 Step = tuple[str, Callable[[], str | None]]

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.text import get_valid_filename
@@ -40,6 +40,7 @@ from threadline.transfer.report import ImportReport
 from threadline.transfer.runs import (
     PROGRESS_EVERY,
     STALE_AFTER,
+    fail_run,
     restart_run,
     start_run,
 )
@@ -156,21 +157,77 @@ def discard_upload(upload: Upload) -> None:
     shutil.rmtree(upload.folder, ignore_errors=True)
 
 
+class AlreadyStarted(Conflict):
+    """The upload is being imported already: a second click, or another tab."""
+
+    def __init__(self, run: ImportRun) -> None:
+        super().__init__(
+            f"The import of {run.file} has already started, as import #{run.pk}; "
+            "this is its progress. It was not started twice."
+        )
+        self.run = run
+
+
 def start_import(upload: Upload, user: User) -> ImportRun:
-    """Import a checked upload for real, in the background; return its run."""
+    """Import a checked upload for real, in the background; return its run.
+
+    Raises AlreadyStarted if the upload became a run already.
+    """
     Actor.for_user(user).require_manage()
     if upload.check is None or not upload.check["rows_used"]:
         raise Conflict(
             f"{upload.path.name} has no checked records to import yet; wait for "
             "the check to finish."
         )
-    meta = upload.meta
-    run = start_run(meta["file"], meta["format"], source=meta["source"], user=user)
-    folder = run_folder(run)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    upload.folder.rename(folder)
-    in_background(partial(_import, run.pk, meta["source"]), f"import-{run.pk}")
+
+    run = _claim(upload, user)
+    in_background(partial(_import, run.pk, run.source), f"import-{run.pk}")
     return run
+
+
+def started_run(upload_id: str) -> ImportRun | None:
+    """The run an upload became, once it is imported."""
+    if not _is_hex_id(upload_id):
+        return None
+    return ImportRun.objects.filter(public_id=uuid.UUID(hex=upload_id)).first()
+
+
+def _claim(upload: Upload, user: User) -> ImportRun:
+    """Turn the upload into its run, once.
+
+    The run takes the upload's id, which the database holds unique: of
+    several clicks at once, one creates it and the others wait for it, then
+    find it taken. Its file moves in the same transaction, so a run that is
+    stored always has its file, and an upload that is moved has its run.
+    """
+    meta = upload.meta
+    public_id = uuid.UUID(hex=upload.id)
+    folder = imports_dir() / "runs" / str(public_id)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with transaction.atomic():
+            run = start_run(
+                meta["file"],
+                meta["format"],
+                source=meta["source"],
+                user=user,
+                public_id=public_id,
+            )
+            _move(upload.folder, folder)
+    except IntegrityError:
+        raise AlreadyStarted(ImportRun.objects.get(public_id=public_id)) from None
+    except DatabaseError:
+        if folder.is_dir():
+            folder.rename(upload.folder)
+        raise
+    return run
+
+
+def _move(upload_folder: Path, run_folder: Path) -> None:
+    try:
+        upload_folder.rename(run_folder)
+    except FileNotFoundError:
+        raise NotFound("That upload is gone; upload the file again.") from None
 
 
 def run_again(run: ImportRun, user: User) -> None:
@@ -342,7 +399,7 @@ def _import(run_id: int, source: str) -> None:
     run = ImportRun.objects.select_related("started_by").get(pk=run_id)
     path = run_file(run)
     if path is None:
-        logger.warning("Import run #%d has no file to import", run_id)
+        fail_run(run, None, "The file of this import is gone; upload it again.")
         return
     try:
         import_path(path, source=source or None, user=run.started_by, run=run)
@@ -409,6 +466,7 @@ def _check_record(report: ImportReport) -> dict[str, Any]:
                 "line": problem.line,
                 "message": problem.message,
                 "skipped": problem.skipped,
+                "rows": problem.rows,
             }
             for problem in report.problems
         ],

@@ -45,6 +45,13 @@ class SkipRow(ThreadlineError):
     code = "skipped"
 
 
+class LeftOut(ThreadlineError):
+    """The row is not used, and the writer reports it among others like it,
+    once per file rather than once per row."""
+
+    code = "left_out"
+
+
 @contextmanager
 def import_transaction(dry_run: bool) -> Iterator[None]:
     """Keep a dry run's writes away from the record.
@@ -147,13 +154,15 @@ def write_batches(
             if not _write_batch(batch, writer, report):
                 for line, row in batch:
                     write_one(line, row, writer.write, report, file)
-        progress.advance(len(batch))
+            # With the batch's commit: a run killed after it counts it.
+            progress.advance(len(batch))
 
 
 def _write_batch(
     batch: list[tuple[int, Row]], writer: BatchWriter[Row], report: ImportReport
 ) -> bool:
     rows_used, created = report.rows_used, Counter(report.created)
+    undone_before = Counter(report.undone_before)
     problems = len(report.problems)
     try:
         with transaction.atomic():
@@ -165,6 +174,7 @@ def _write_batch(
             error,
         )
         report.rows_used, report.created = rows_used, created
+        report.undone_before = undone_before
         del report.problems[problems:]
         writer.forget()
         return False
@@ -182,6 +192,8 @@ def write_one(
     try:
         with transaction.atomic():
             write(row)
+    except LeftOut:
+        return
     except ThreadlineError as error:
         report.problem(line, error.message.rstrip("."), skipped=True, file=file)
         logger.debug("Skipped line %d: %s", line, error.message)

@@ -12,20 +12,23 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from threadline.errors import Conflict, InvalidInput
 from threadline.timeline.actors import Actor
 from threadline.transfer.history import PROBLEMS_SHOWN, find_run, recent_runs, view
 from threadline.transfer.undo import kept_parties
 from threadline.transfer.uploads import (
+    AlreadyStarted,
     discard_upload,
     load_upload,
     run_again,
     save_upload,
     start_import,
     start_undo,
+    started_run,
 )
 from threadline.web.errors import staff_view
 from threadline.web.http import StaffRequest
@@ -64,6 +67,9 @@ def import_check(request: StaffRequest, upload_id: str) -> HttpResponse:
     """The dry run of an upload: its progress, then what the import would
     create and which records cannot be used."""
     Actor.for_user(request.user).require_manage()
+    run = started_run(upload_id)
+    if run is not None:
+        return _already_started(request, AlreadyStarted(run))
     upload = load_upload(upload_id, request.user)
     if request.htmx and upload.checking:
         return render(request, "web/imports/partials/checking.html", {"upload": upload})
@@ -84,13 +90,28 @@ def import_check(request: StaffRequest, upload_id: str) -> HttpResponse:
 @require_POST
 def import_start(request: StaffRequest, upload_id: str) -> HttpResponse:
     Actor.for_user(request.user).require_manage()
+    run = started_run(upload_id)
+    if run is not None:
+        return _already_started(request, AlreadyStarted(run))
     upload = load_upload(upload_id, request.user)
     try:
         run = start_import(upload, request.user)
+    except AlreadyStarted as error:
+        return _already_started(request, error)
     except Conflict as error:
         messages.error(request, error.message)
         return redirect("web:import_check", upload_id=upload.id)
     return redirect("web:import_run", public_id=run.public_id)
+
+
+def _already_started(request: StaffRequest, error: AlreadyStarted) -> HttpResponse:
+    """Send a second click, or a page left open, to the run the upload became."""
+    if request.htmx:
+        return HttpResponseClientRedirect(
+            reverse("web:import_run", kwargs={"public_id": error.run.public_id})
+        )
+    messages.info(request, error.message)
+    return redirect("web:import_run", public_id=error.run.public_id)
 
 
 @staff_view

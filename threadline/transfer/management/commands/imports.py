@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from threadline.errors import ThreadlineError
 from threadline.timeline.actors import Actor
-from threadline.transfer.history import recent_runs, view
+from threadline.transfer.history import State, recent_runs, view
 from threadline.transfer.models import ImportRun
 from threadline.transfer.undo import undo_import
 
@@ -86,4 +86,20 @@ def _line(run: ImportRun) -> str:
     )
     if shown.state == "undone":
         line += f"; undone: {shown.undone_text}"
-    return line
+    return line + _what_to_do(shown.state, run)
+
+
+def _what_to_do(state: str, run: ImportRun) -> str:
+    if state == State.INTERRUPTED:
+        return (
+            f"\n    Import #{run.pk} was interrupted at row {run.rows:,}: its process "
+            "ended. Run it again from the Imports page, or import the file again "
+            "(rows already in are not doubled), or undo it with "
+            f"`threadline imports --undo {run.pk}`."
+        )
+    if state == State.UNDO_INTERRUPTED:
+        return (
+            f"\n    The undo of import #{run.pk} was interrupted: its process ended. "
+            f"Run `threadline imports --undo {run.pk}` again to finish it."
+        )
+    return ""
