@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from tests.mail.conftest import build_message
@@ -289,7 +290,14 @@ def test_the_command_reports_a_failed_mailbox(db, monkeypatch, capsys):
     call_command("mail", "status")
     output = capsys.readouterr()
     assert "imap.invalid could not be found" in output.err
-    assert "STOPPED" in output.out
+    assert "last good sync never" in output.out
+    assert "last error: The host imap.invalid could not be found" in output.out
+    # A mailbox tried a minute ago has not gone a day without mail.
+    assert "STOPPED" not in output.out
+
+    Mailbox.objects.update(created_at=timezone.now() - dt.timedelta(days=2))
+    call_command("mail", "status")
+    assert "STOPPED: no good sync for over a day" in capsys.readouterr().out
 
 
 def test_a_second_sync_stands_aside_while_one_runs(jane, now):

@@ -163,11 +163,14 @@ def sync_mailbox(
 
 
 def is_stale(mailbox: Mailbox, now: dt.datetime | None = None) -> bool:
-    """Whether the last good sync is too old to trust a quiet inbox."""
+    """Whether the last good sync is too old to trust a quiet inbox.
+
+    A mailbox that never synced counts from when it was first tried: within
+    its first day it shows its error, not an alarm of a day without mail.
+    """
     moment = now or timezone.now()
-    return mailbox.last_success_at is None or (
-        moment - mailbox.last_success_at > STALE_AFTER
-    )
+    since = mailbox.last_success_at or mailbox.created_at
+    return moment - since > STALE_AFTER
 
 
 def describe_error(error: BaseException, settings: ImapSettings) -> str:
