@@ -8,6 +8,8 @@ from django.core.management import CommandError, call_command
 
 from threadline.followups.services import create_follow_up
 from threadline.timeline.actors import Actor
+from threadline.transfer.importer import import_path
+from threadline.transfer.undo import undo_import
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +71,18 @@ def test_restricted_party_is_not_found_for_a_user_without_access(
     with pytest.raises(CommandError, match="No customer matches"):
         run("Jane Example", "--as", outsider.email)
     assert run("Jane Example", "--as", owner.email).startswith("Jane Example")
+
+
+def test_an_archived_customer_is_named_with_why_rather_than_briefed(tmp_path, owner):
+    path = tmp_path / "contacts.csv"
+    path.write_text("name,email\nGreta Gärtner,greta@garden.example\n", "utf-8")
+    report = import_path(path)
+    assert report.run is not None
+    undo_import(report.run, Actor.for_user(owner))
+
+    with pytest.raises(CommandError) as refused:
+        run("greta@garden.example")
+
+    message = str(refused.value)
+    assert "No customer matches 'greta@garden.example'" in message
+    assert "Greta Gärtner matches but was archived on" in message

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import phonenumbers
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from threadline.accounts.models import User
 from threadline.errors import InvalidInput, NotFound
@@ -147,28 +148,50 @@ def _phone_terms(value: str) -> list[str]:
     return terms
 
 
-def find_one_party(query: str, user: User | None = None) -> Party:
+def find_one_party(
+    query: str, user: User | None = None, *, include_archived: bool = False
+) -> Party:
     """Return the single party the query names, for the command line.
 
     Raises NotFound when none matches and InvalidInput listing the candidates
-    when several do. Without a user, every party counts.
+    when several do. Without a user, every current party counts, and with
+    `include_archived` the archived ones too (a data request covers them).
     """
     keys = query_keys(query)
     if not keys:
         raise InvalidInput("Give a name, an email or a phone number to search for.")
-    candidates = Party.objects.all() if user is None else Party.objects.visible_to(user)
+    if user is not None:
+        candidates = Party.objects.visible_to(user)
+    elif include_archived:
+        candidates = Party.objects.all()
+    else:
+        candidates = Party.objects.filter(archived_at__isnull=True)
     matches = list(_matching(candidates, keys).order_by("sort_name", "id")[:11])
     exact = [p for p in matches if fold(p.display_name) == fold(query)]
     if len(matches) == 1 or len(exact) == 1:
         return (exact or matches)[0]
     if not matches:
-        raise NotFound(f"No customer matches {query!r}.")
+        raise NotFound(f"No customer matches {query!r}.{_archived_hint(keys, user)}")
     names = "; ".join(_describe(party) for party in matches[:10])
     more = " and more" if len(matches) > 10 else ""
     raise InvalidInput(
         f"{query!r} matches several customers: {names}{more}. "
         "Use an email or phone number to pick one."
     )
+
+
+def _archived_hint(keys: list[list[str]], user: User | None) -> str:
+    """Name an archived match, so that a customer taken out of the record by
+    an undone import or a merge is not mistaken for one never known."""
+    if user is not None:
+        return ""
+    archived = Party.objects.filter(archived_at__isnull=False)
+    party = _matching(archived, keys).order_by("-archived_at", "id").first()
+    if party is None or party.archived_at is None:
+        return ""
+    why = f": {party.archived_reason}" if party.archived_reason else ""
+    when = timezone.localtime(party.archived_at).strftime("%-d %b %Y")
+    return f" {party.display_name} matches but was archived on {when}{why}."
 
 
 def _describe(party: Party) -> str:

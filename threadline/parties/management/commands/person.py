@@ -54,7 +54,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         actor = _actor(options["as_user"])
         try:
-            party = find_one_party(options["query"], actor.user)
+            party = find_one_party(options["query"], actor.user, include_archived=True)
             if options["action"] == "export":
                 self._export(party, actor, Path(options["out"]).expanduser())
             else:
