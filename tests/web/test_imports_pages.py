@@ -284,6 +284,8 @@ def test_a_check_whose_process_died_says_to_upload_again(
     page = client.get(check_url).content.decode()
 
     assert "The check of this file stopped" in page
+    assert "The check stopped" in page
+    assert "Fix the file" not in page
 
 
 def test_an_upload_is_only_for_the_person_who_made_it(

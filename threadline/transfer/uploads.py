@@ -74,6 +74,8 @@ class Upload:
     # The dry run's report once it is done, or why it refused the file.
     check: dict[str, Any] | None = None
     failure: str = ""
+    # The check ended with its process, not because of the file.
+    check_stopped: bool = False
     done: int = 0
     total: int = 0
 
@@ -140,7 +142,8 @@ def load_upload(upload_id: str, user: User) -> Upload:
     failed = _read_json(folder / FAILED_FILE) or {}
     progress = _read_json(folder / PROGRESS_FILE) or {}
     check = _read_json(folder / CHECK_FILE)
-    if check is None and not failed and _went_quiet(folder):
+    stopped = check is None and not failed and _went_quiet(folder)
+    if stopped:
         failed = {"message": STOPPED_CHECK}
     return Upload(
         upload_id,
@@ -148,6 +151,7 @@ def load_upload(upload_id: str, user: User) -> Upload:
         meta,
         check=check,
         failure=failed.get("message", ""),
+        check_stopped=stopped,
         done=progress.get("done", 0),
         total=progress.get("total", 0),
     )
