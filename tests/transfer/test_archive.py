@@ -30,6 +30,7 @@ from threadline.parties.models import (
     PartyKind,
     RelationshipKind,
 )
+from threadline.parties.privacy import erase_person
 from threadline.parties.services import (
     add_relationship,
     create_party,
@@ -465,3 +466,18 @@ def test_text_no_utf8_file_can_hold_is_archived_escaped_and_restored(
     restored = HeldMessage.objects.get(pk=held.pk)
     assert restored.message["subject"] == "J\udcfcrgen"
     assert "\\udcfc" in (folder / "mail.heldmessage.jsonl").read_text("utf-8")
+
+
+def test_an_erased_person_stays_unsearchable_after_a_restore(
+    record: dict[str, Any], tmp_path: Path
+) -> None:
+    secret = Party.objects.get(pk=record["secret"].pk)
+    erase_person(secret, Actor.system("data request"), "Asked by email")
+    terms = set(SearchTerm.objects.values_list("party_id", "term"))
+    archive.export_archive(tmp_path / "a")
+    empty_database()
+
+    import_path(tmp_path / "a")
+
+    assert not SearchTerm.objects.filter(party_id=secret.pk).exists()
+    assert set(SearchTerm.objects.values_list("party_id", "term")) == terms

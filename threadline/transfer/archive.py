@@ -34,14 +34,15 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.serializers.jsonl import Serializer as JsonlSerializer
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.migrations.recorder import MigrationRecorder
-from django.db.models import Model, sql
+from django.db.models import Exists, Model, OuterRef, sql
 from django.utils import timezone
 
 import threadline
 from threadline.accounts.models import User
 from threadline.errors import InvalidInput
 from threadline.parties.models import ContactPoint, Party
-from threadline.search.services import index_party
+from threadline.search.services import index_new_parties
+from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.transfer.models import ImportRun
 from threadline.transfer.progress import NoProgress, Progress
@@ -650,9 +651,22 @@ def _noun(row: Model) -> str:
 
 
 def _rebuild_derived() -> None:
-    parties = Party.objects.prefetch_related("contact_points").order_by("pk")
+    """Write the search keys, a batch of parties at a time. An erased person
+    has none on the install the archive came from, and gets none here."""
+    erased = Event.objects.filter(party=OuterRef("pk"), kind=Kind.ERASURE)
+    parties = (
+        Party.objects.exclude(Exists(erased))
+        .prefetch_related("contact_points")
+        .order_by("pk")
+    )
+    batch: list[tuple[int, str, list[tuple[str, str]]]] = []
     for party in parties.iterator(chunk_size=CHUNK_ROWS):
-        index_party(party)
+        points = [(point.kind, point.value) for point in party.contact_points.all()]
+        batch.append((party.pk, party.display_name, points))
+        if len(batch) >= CHUNK_ROWS:
+            index_new_parties(batch)
+            batch = []
+    index_new_parties(batch)
 
 
 def _reset_sequences() -> None:
