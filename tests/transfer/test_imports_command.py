@@ -39,7 +39,22 @@ def test_lists_recent_runs_with_state_and_counts(run):
 
     assert f"#{run.pk}  " in output
     assert "contacts.csv (csv)" in output
-    assert "done  1 of 2 rows used, 1 problem; created 1 person" in output
+    assert (
+        f"done  1 of 2 rows used, 1 problem (--problems {run.pk}); created 1 person"
+        in output
+    )
+
+
+def test_problems_lists_each_problem_of_a_run(run):
+    output = imports("--problems", str(run.pk))
+
+    assert output.startswith("line 3: ")
+    assert "(row skipped)" in output
+
+
+def test_problems_of_an_unknown_run_names_the_list():
+    with pytest.raises(CommandError, match="There is no import #99"):
+        imports("--problems", "99")
 
 
 def test_says_so_when_there_are_no_imports():

@@ -1,4 +1,4 @@
-"""threadline imports [--limit N] | threadline imports --undo N."""
+"""threadline imports [--limit N] | --problems N | --undo N."""
 
 from typing import Any
 
@@ -9,6 +9,8 @@ from threadline.errors import ThreadlineError
 from threadline.timeline.actors import Actor
 from threadline.transfer.history import State, recent_runs, view
 from threadline.transfer.models import ImportRun
+from threadline.transfer.report import Problem
+from threadline.transfer.runs import MAX_PROBLEMS
 from threadline.transfer.undo import undo_import
 
 
@@ -28,6 +30,12 @@ class Command(BaseCommand):
             help="how many of the latest imports to list (default 20)",
         )
         parser.add_argument(
+            "--problems",
+            type=int,
+            metavar="N",
+            help="list every problem import #N reported, row by row",
+        )
+        parser.add_argument(
             "--undo",
             type=int,
             metavar="N",
@@ -38,6 +46,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["undo"] is not None:
             self._undo(options["undo"])
+            return
+        if options["problems"] is not None:
+            self._problems(options["problems"])
             return
         if options["limit"] < 1:
             raise CommandError("--limit needs a number of 1 or more.")
@@ -51,12 +62,18 @@ class Command(BaseCommand):
         for run in runs:
             self.stdout.write(_line(run))
 
+    def _problems(self, number: int) -> None:
+        run = _run(number)
+        if not run.problems:
+            self.stdout.write(f"Import #{number} of {run.file} reported no problem.")
+            return
+        for stored in run.problems:
+            self.stdout.write(str(Problem(**stored)))
+        if len(run.problems) >= MAX_PROBLEMS:
+            self.stdout.write(f"Only the first {MAX_PROBLEMS:,} problems were kept.")
+
     def _undo(self, number: int) -> None:
-        run = ImportRun.objects.filter(pk=number).first()
-        if run is None:
-            raise CommandError(
-                f"There is no import #{number}; `threadline imports` lists them."
-            )
+        run = _run(number)
         # The command line acts for the business, like the import itself.
         actor = Actor.system("command line")
         try:
@@ -73,13 +90,26 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"Not reversed: {failure}"))
 
 
+def _run(number: int) -> ImportRun:
+    run = ImportRun.objects.filter(pk=number).first()
+    if run is None:
+        raise CommandError(
+            f"There is no import #{number}; `threadline imports` lists them."
+        )
+    return run
+
+
 def _line(run: ImportRun) -> str:
     shown = view(run)
     when = timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M")
     who = f" by {run.started_by.display_name}" if run.started_by else ""
     rows = f"{run.rows_used:,} of {run.rows:,} rows used"
     count = len(run.problems)
-    problems = f", {count:,} problem{'' if count == 1 else 's'}" if count else ""
+    problems = (
+        f", {count:,} problem{'' if count == 1 else 's'} (--problems {run.pk})"
+        if count
+        else ""
+    )
     line = (
         f"#{run.pk}  {when}  {run.file} ({run.format or 'csv'}){who}  "
         f"{shown.state}  {rows}{problems}; created {shown.created_text}"
