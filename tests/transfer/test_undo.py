@@ -19,8 +19,10 @@ from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.timeline.services import record_event
 from threadline.transfer import undo
+from threadline.transfer.events import import_events
 from threadline.transfer.importer import import_path
 from threadline.transfer.models import ImportRun, RunStatus
+from threadline.transfer.reading import open_table
 from threadline.transfer.report import ImportReport
 from threadline.transfer.runs import (
     STALE_AFTER,
@@ -348,3 +350,29 @@ def test_undo_of_an_events_file_removes_every_interaction(owner):
     assert not shown.filter(kind__in=kinds).exists()
     assert sum(report.undone[kind] for kind in kinds) == 5
     assert visible(owner) == set()
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_reimporting_an_undone_events_file_says_its_rows_were_left_out(
+    tmp_path, owner, ann, bulk
+):
+    path = tmp_path / "calls.csv"
+    path.write_text(
+        "date,type,email,summary\n"
+        "2025-03-03 10:00,call,ann@example.com,Asked for a visit\n"
+        "2025-03-04 10:00,call,ann@example.com,Booked the visit\n",
+        encoding="utf-8",
+    )
+    first = import_path(path)
+    assert first.run is not None
+    undo_import(first.run, Actor.for_user(owner))
+
+    table = open_table(path)
+    report = import_events(table, None, bulk=bulk)
+
+    assert report.rows_used == 0
+    assert not report.created
+    [problem] = report.problems
+    assert problem.message.startswith(
+        f"2 rows were imported before by import #{first.run.pk}, which was undone"
+    )

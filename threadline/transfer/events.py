@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 
 from threadline.errors import InvalidInput
 from threadline.parties.models import ContactKind, ContactPoint, Party, PartyKind
@@ -41,6 +42,7 @@ from threadline.timeline.bulk import (
     require_all_visible,
 )
 from threadline.timeline.kinds import CURRENCIES, Kind
+from threadline.timeline.models import Event
 from threadline.timeline.services import SUMMARY_MAX, record_event
 from threadline.transfer.contacts import Contact, build_contact
 from threadline.transfer.dates import (
@@ -61,6 +63,7 @@ from threadline.transfer.reading import Table
 from threadline.transfer.report import ImportReport
 from threadline.transfer.visibility import hidden_ids
 from threadline.transfer.writing import (
+    LeftOut,
     SkipRow,
     import_transaction,
     write_batches,
@@ -362,6 +365,7 @@ def import_events(
             write_batches(rows, writer, report, shown)
         else:
             write_rows(rows, writer.write, report, shown)
+    report.report_undone_before()
     shown.finish()
 
     logger.info(
@@ -659,7 +663,7 @@ class EventWriter:
             raise SkipRow(row.error)
 
         party = self._party(row)
-        _, created = record_event(
+        event, created = record_event(
             party,
             row.kind,
             row.summary,
@@ -672,6 +676,9 @@ class EventWriter:
         )
         if created:
             self.report.created[row.kind] += 1
+        elif event.actor_label in self.contacts.undone_runs:
+            self.report.undone_before[self.contacts.undone_runs[event.actor_label]] += 1
+            raise LeftOut("recorded before by an import that was undone")
         self._warn(row)
 
     def write_batch(self, batch: list[tuple[int, EventRow]]) -> None:
@@ -704,11 +711,35 @@ class EventWriter:
             return
         require_all_visible(self.actor, {event.party_id for _, event in pending})
         created = record_prepared(self.actor, [event for _, event in pending])
+        undone = self._undone_writers(
+            [row for (row, _), new in zip(pending, created, strict=True) if not new]
+        )
         for (row, _), new in zip(pending, created, strict=True):
             if new:
                 self.report.created[row.kind] += 1
+            elif (row.source, row.external_id) in undone:
+                self.report.undone_before[undone[(row.source, row.external_id)]] += 1
+                continue
             self.report.rows_used += 1
             self._warn(row)
+
+    def _undone_writers(self, rows: list[EventRow]) -> dict[tuple[str, str], int]:
+        """The rows among `rows`, recorded before, that an undone import
+        recorded: the undo redacted them, and the key keeps them so."""
+        undone_runs = self.contacts.undone_runs
+        if not undone_runs or not rows:
+            return {}
+        keys = Q()
+        for source in {row.source for row in rows}:
+            ids = [row.external_id for row in rows if row.source == source]
+            keys |= Q(source=source, external_id__in=ids)
+        found = Event.objects.filter(keys, actor_label__in=list(undone_runs))
+        return {
+            (source, external_id): undone_runs[label]
+            for source, external_id, label in found.values_list(
+                "source", "external_id", "actor_label"
+            )
+        }
 
     def _party(self, row: EventRow) -> Party:
         contact = row.contact
