@@ -452,6 +452,8 @@ def test_text_no_utf8_file_can_hold_is_archived_escaped_and_restored(
 ) -> None:
     """A mail header that decoded to a lone surrogate before such headers
     were read as UTF-8 or Windows-1252 still sits in some JSON columns."""
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's jsonb refuses a lone surrogate: no such row")
     build_mail()
     held = HeldMessage.objects.order_by("pk").first()
     assert held is not None
