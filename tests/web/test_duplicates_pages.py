@@ -125,7 +125,7 @@ def test_merging_from_the_page_keeps_the_chosen_side(signed_in, staff, pair):
     assert candidate.status == CandidateStatus.MERGED
     follow = client.get(answer["Location"])
     assert b"Undo merge" in follow.content
-    assert b"Merged Jane Example into Jane Example" in follow.content
+    assert b"Merged the other record of this name into Jane Example" in follow.content
 
 
 def test_a_stale_merge_page_is_refused(signed_in, staff, pair):

@@ -105,9 +105,14 @@ def duplicate_merge(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse
         except (Conflict, InvalidInput) as error:
             messages.error(request, error.message)
             return redirect(_merge_url(candidate, into))
+        what = (
+            "the other record of this name"
+            if other.display_name == survivor.display_name
+            else other.display_name
+        )
         messages.success(
             request,
-            f"Merged {other.display_name} into {survivor.display_name}. "
+            f"Merged {what} into {survivor.display_name}. "
             "To reverse it, use Undo merge on the merge entry below.",
         )
         return redirect("web:party", public_id=survivor.public_id)
