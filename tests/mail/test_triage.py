@@ -202,3 +202,19 @@ def test_settings_mailboxes_counts_and_links_the_waiting_senders(
 
     assert "1 unknown sender waits for a decision" in page
     assert reverse("web:mail_senders") in page
+
+
+def test_the_list_counts_every_waiting_sender_beyond_those_it_shows(
+    signed_in, staff, monkeypatch
+):
+    monkeypatch.setattr("threadline.mail.views.SENDERS_SHOWN", 2)
+    for number in range(3):
+        UnknownSender.objects.create(
+            address=f"writer{number}@example.net",
+            latest_at=dt.datetime(2025, 3, 1 + number, tzinfo=dt.UTC),
+        )
+
+    page = signed_in(staff).get(reverse("web:mail_senders")).content.decode()
+
+    assert '<span class="count">3</span>' in page
+    assert "The latest 2 are shown; 1 more waits." in page

@@ -39,10 +39,13 @@ PREVIEW_CHARS = 240
 @staff_view
 def senders(request: StaffRequest) -> HttpResponse:
     """Addresses that wrote to us, or that we wrote to, with no customer."""
-    shown = list(UnknownSender.objects.waiting()[: SENDERS_SHOWN + 1])
+    waiting = UnknownSender.objects.waiting()
+    shown = list(waiting[:SENDERS_SHOWN])
+    total = len(shown) if len(shown) < SENDERS_SHOWN else waiting.count()
     context = {
-        "senders": shown[:SENDERS_SHOWN],
-        "more": len(shown) > SENDERS_SHOWN,
+        "senders": shown,
+        "total": total,
+        "more": total - len(shown),
     }
     return render(request, "mail/senders.html", context)
 
