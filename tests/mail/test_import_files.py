@@ -357,6 +357,10 @@ def test_mbox_reports_each_unusable_message_by_position(make_party, tmp_path):
         (2, "only the business's own addresses are on it; nothing to record"),
         (3, "no sender or recipient address could be read"),
     ]
+    assert str(report.problems[-1]) == (
+        "box.mbox message 3: no sender or recipient address could be read "
+        "(message skipped)"
+    )
 
 
 def test_escaped_from_lines_of_an_mbox_are_unescaped_and_kept(make_party, tmp_path):

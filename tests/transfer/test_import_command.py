@@ -237,6 +237,7 @@ def test_real_run_is_kept_in_the_history_of_imports(contacts):
         "message": "no name, email, phone or company to import",
         "skipped": True,
         "rows": 1,
+        "unit": "line",
     }
 
 

@@ -411,7 +411,7 @@ def test_an_imports_problems_download_with_formulas_as_text(
     assert csv_rows(response) == [
         ["File", "Line", "Outcome", "Problem"],
         ["cards.vcf", "3", "row skipped", "No name"],
-        ["cards.vcf", "7", "rest of the row imported", "' =cmd|' /C calc'!A0"],
+        ["cards.vcf", "7", "the rest of the row imported", "' =cmd|' /C calc'!A0"],
         ["cards.vcf", "9", "row skipped", "'\n@SUM(A1)"],
     ]
     assert [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)] == [

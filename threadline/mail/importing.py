@@ -67,6 +67,7 @@ def import_mail(options: ImportOptions) -> ImportReport:
         mapping="email",
         description="email messages",
         dry_run=options.dry_run,
+        unit="message",
     )
     messages, total = _open(path)
 
@@ -110,8 +111,6 @@ class MailWriter:
         outcome = record_message(
             message, self.actor, own=self.own, origin=self.file_name
         )
-        # The command prints a message's position as "line N", the word the
-        # table importers share. Until the report can name its unit.
         for warning in message.warnings:
             self.report.problem(
                 raw.position, warning, skipped=False, file=self.file_name
@@ -123,9 +122,6 @@ class MailWriter:
 
 
 def _open(path: Path) -> tuple[Iterator[RawMessage], int]:
-    # One file per run: `threadline import DIR` reads a folder as a data set,
-    # so a folder of .eml files is imported file by file. Until
-    # detect_format recognises a folder of mail.
     if not path.is_file():
         raise InvalidInput(f"There is no file at {path}; check the path.")
     if _is_mbox(path):

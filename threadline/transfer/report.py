@@ -77,14 +77,23 @@ class Problem:
     file: str = ""
     # How many rows it stands for: many for one reported once per file.
     rows: int = 1
+    # What `line` counts: a file's lines, or the messages of a mailbox.
+    unit: str = "line"
 
     def __str__(self) -> str:
-        where = f"{self.file} line {self.line}" if self.file else f"line {self.line}"
+        where = f"{self.unit} {self.line}"
+        where = f"{self.file} {where}" if self.file else where
         if not self.line:
             # About the file, or about many of its rows at once.
             return f"{self.file or 'the file'}: {self.message}"
-        outcome = "row skipped" if self.skipped else "the rest of the row imported"
-        return f"{where}: {self.message} ({outcome})"
+        return f"{where}: {self.message} ({self.outcome})"
+
+    @property
+    def outcome(self) -> str:
+        record = "row" if self.unit == "line" else self.unit
+        if self.skipped:
+            return f"{record} skipped"
+        return f"the rest of the {record} imported"
 
 
 @dataclass
@@ -105,6 +114,8 @@ class ImportReport:
     run: "ImportRun | None" = None
     # Rows left out because an import that was undone wrote them, by its number.
     undone_before: Counter[int] = field(default_factory=Counter)
+    # What a problem's position counts: "line", or "message" in a mailbox.
+    unit: str = "line"
 
     def __post_init__(self) -> None:
         # So a run's progress notes can store what it has created so far.
@@ -131,7 +142,7 @@ class ImportReport:
     def problem(
         self, line: int, message: str, *, skipped: bool, file: str = ""
     ) -> None:
-        self.problems.append(Problem(line, message, skipped, file))
+        self.problems.append(Problem(line, message, skipped, file, unit=self.unit))
 
     def created_text(self) -> str:
         """'2 people, 1 organisation', in a fixed order; 'nothing' when empty."""

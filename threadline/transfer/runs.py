@@ -239,6 +239,7 @@ def _copy_report(run: ImportRun, report: ImportReport) -> None:
             "message": problem.message,
             "skipped": problem.skipped,
             "rows": problem.rows,
+            "unit": problem.unit,
         }
         for problem in report.problems[:MAX_PROBLEMS]
     ]

@@ -23,6 +23,7 @@ from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.transfer.history import created_text, recent_runs, run_state
 from threadline.transfer.models import ImportRun
+from threadline.transfer.report import Problem
 from threadline.transfer.spreadsheet import Cell
 from threadline.web.duplicates_views import Side, pair_views
 from threadline.web.timeline import timeline_page
@@ -268,7 +269,7 @@ def import_problems_table(run: ImportRun) -> Table:
         [
             str(problem.get("file") or run.file),
             problem["line"],
-            "row skipped" if problem["skipped"] else "rest of the row imported",
+            Problem(**problem).outcome,
             str(problem["message"]),
         ]
         for problem in run.problems
