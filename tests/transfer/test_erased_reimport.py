@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from threadline.accounts.models import User
-from threadline.parties.models import Party
+from threadline.parties.models import ContactPoint, Party
 from threadline.parties.privacy import erase_person
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
@@ -75,3 +75,27 @@ def test_events_naming_the_erased_contact_id_are_not_recorded(tmp_path, manager)
 
     assert [p.message for p in report.problems] == [ERASED_ROW]
     assert not Event.objects.filter(kind=Kind.CALL).exists()
+
+
+def test_a_customer_download_taken_before_the_erasure_brings_nothing_back(
+    tmp_path, manager
+):
+    import_path(write_contacts(tmp_path, "Otto Keep,otto@example.com,\n"))
+    otto = Party.objects.get(display_name="Otto Keep")
+    download = tmp_path / "download.csv"
+    download.write_text(
+        f"Name,Email,Threadline id\nOtto Keep,otto@example.com,{otto.public_id}\n",
+        encoding="utf-8",
+    )
+    erase("Otto Keep", manager)
+
+    report = import_path(download)
+
+    assert [p.message for p in report.problems] == [ERASED_ROW]
+    assert not ContactPoint.objects.filter(party=otto).exists()
+
+
+def write_contacts(tmp_path: Path, rows: str) -> Path:
+    path = tmp_path / "first.csv"
+    path.write_text("name,email,notes\n" + rows, encoding="utf-8")
+    return path

@@ -10,10 +10,23 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from threadline.parties.models import ContactPoint, Party, Relationship, Tag
+from threadline.parties.merging import merge_parties
+from threadline.parties.models import (
+    ContactPoint,
+    Party,
+    PartyKind,
+    Relationship,
+    RelationshipKind,
+    Tag,
+)
+from threadline.parties.services import create_party
+from threadline.timeline.actors import Actor
+from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
+from threadline.transfer.importer import import_path
 from threadline.transfer.models import ImportRun
 from threadline.transfer.progress import BarProgress
+from threadline.transfer.undo import undo_import
 
 pytestmark = pytest.mark.django_db
 
@@ -329,3 +342,39 @@ def test_a_folder_without_importable_files_is_a_clear_error(tmp_path):
 
     with pytest.raises(CommandError, match="holds no file Threadline imports"):
         run_import(str(tmp_path))
+
+
+def test_an_archived_customer_is_not_written_to_by_a_later_file(tmp_path, owner):
+    first = tmp_path / "first.csv"
+    first.write_text("name,email\nUndo Person,undo@example.com\n")
+    run = import_path(first).run
+    assert run is not None
+    undo_import(run, Actor.for_user(owner))
+    later = tmp_path / "later.csv"
+    later.write_text("Full name,E-mail,Notes\nUndo Person,undo@example.com,Called\n")
+
+    import_path(later)
+
+    archived, current = Party.objects.order_by("pk")
+    assert archived.archived_at is not None
+    assert not Event.objects.filter(party=archived, kind=Kind.NOTE).exists()
+    assert current.archived_at is None
+    assert Event.objects.filter(party=current, kind=Kind.NOTE).exists()
+
+
+def test_a_company_merged_away_leads_to_the_one_it_became_part_of(tmp_path):
+    setup = Actor.system("test setup")
+    nursery = create_party(
+        setup, kind=PartyKind.ORGANISATION, display_name_text="Bright Nursery"
+    )
+    greenway = create_party(
+        setup, kind=PartyKind.ORGANISATION, display_name_text="Greenway"
+    )
+    merge_parties(greenway, nursery, setup)
+    path = tmp_path / "staff.csv"
+    path.write_text("name,email,company\nMo Worker,mo@example.com,Bright Nursery\n")
+
+    import_path(path)
+
+    link = Relationship.objects.get(kind=RelationshipKind.WORKS_AT)
+    assert link.to_party_id == greenway.pk

@@ -16,9 +16,11 @@ from threadline.parties.services import restrict_party
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
+from threadline.timeline.services import record_event
 from threadline.transfer import uploads
 from threadline.transfer.importer import import_path
 from threadline.transfer.report import ImportReport
+from threadline.transfer.undo import undo_import
 from threadline.transfer.visibility import HIDDEN_MATCH
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +163,40 @@ def test_the_check_page_of_an_upload_names_nothing_hidden(
     page = answer.content.decode()
     assert "restricted and not open to you" in page
     assert "Harriet" not in page
+
+
+def test_a_conflict_with_a_restricted_customer_does_not_name_them(
+    tmp_path, owner, staff
+):
+    path = write(tmp_path, "old.csv", "id,name,email\n1,Secret Rest,sr@example.com\n")
+    import_path(path, source="old-crm")
+    secret = Party.objects.get(display_name="Secret Rest")
+    restrict_party(secret, Actor.for_user(owner), restricted=True, users=[staff])
+    again = write(tmp_path, "again.csv", "id,name,email\n1,Zed Other,zo@example.com\n")
+
+    report = import_path(again, source="old-crm")
+
+    assert problems(report).startswith(
+        "conflict: '1' was imported before as a restricted customer, not 'Zed Other'"
+    )
+
+
+def test_the_page_of_an_undone_import_keeps_hidden_customers_unnamed(
+    client: Client, tmp_path, owner, staff, manager
+):
+    path = write(tmp_path, "ks.csv", "name,email\nKept Secret,ks@example.com\n")
+    run = import_path(path).run
+    assert run is not None
+    kept = Party.objects.get(display_name="Kept Secret")
+    record_event(kept, Kind.NOTE, "Worked on since", actor=Actor.for_user(staff))
+    restrict_party(kept, Actor.for_user(owner), restricted=True, users=[owner])
+    undo_import(run, Actor.for_user(owner))
+    page = reverse("web:import_run", args=[run.public_id])
+
+    client.force_login(manager)
+    seen_by_manager = client.get(page).content.decode()
+    client.force_login(owner)
+    seen_by_owner = client.get(page).content.decode()
+
+    assert "Kept Secret" not in seen_by_manager
+    assert "Kept Secret" in seen_by_owner

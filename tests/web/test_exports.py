@@ -158,6 +158,30 @@ def test_a_customer_download_edited_in_a_spreadsheet_imports_back_onto_the_same(
     ]
 
 
+def test_two_customers_ids_swapped_in_a_download_are_refused_not_merged(
+    make_party: Callable[..., Party], tmp_path: Path
+) -> None:
+    ann = make_party("Ann Lee", emails=["ann@example.com"])
+    bo = make_party("Bo Park", emails=["bo@example.com"])
+    download = tmp_path / "customers.csv"
+    download.write_text(
+        "Name,Email,Threadline id\n"
+        f"Ann Lee,ann@example.com,{bo.public_id}\n"
+        f"Bo Park,bo@example.com,{ann.public_id}\n",
+        encoding="utf-8",
+    )
+
+    report = import_path(download)
+
+    assert report.rows_used == 0
+    assert [p.message.split(";")[0] for p in report.problems] == [
+        f"conflict: Threadline id {bo.public_id} belongs to 'Bo Park', not 'Ann Lee'",
+        f"conflict: Threadline id {ann.public_id} belongs to 'Ann Lee', not 'Bo Park'",
+    ]
+    assert [p.value for p in ann.contact_points.all()] == ["ann@example.com"]
+    assert [p.value for p in bo.contact_points.all()] == ["bo@example.com"]
+
+
 @pytest.mark.parametrize("fixture", ["staff", "viewer"])
 def test_staff_and_viewers_may_not_download_the_whole_customer_list(
     signed_in: Callable[[User], Client],

@@ -90,6 +90,10 @@ from threadline.transfer.writing import (
 
 logger = logging.getLogger(__name__)
 
+ARCHIVED_ROW = (
+    "not imported: the customer this row describes was archived; restore them, "
+    "or remove the row from the file"
+)
 ERASED_ROW = (
     "not imported: the person this row describes was erased at their request, "
     "so their data is not taken in again; remove the row from the file"
@@ -538,19 +542,35 @@ class ContactWriter:
         clearly different."""
         downloaded = _by_threadline_id(contact)
         if downloaded is not None:
-            return _open_to_importer(downloaded)
+            return self._downloaded(downloaded, contact)
         if self.erased_keys([contact.key]):
             raise SkipRow(ERASED_ROW)
         known = self._known(contact.key)
         party = known or _matching_person(contact)
         if party is not None:
             _open_to_importer(party)
+        if known is not None and known.archived_at is not None:
+            raise SkipRow(ARCHIVED_ROW)
         if known is not None and _clearly_different(known, contact):
             raise SkipRow(
                 f"conflict: {contact.key.removeprefix('id:')!r} was imported "
-                f"before as {known.display_name!r}, not "
-                f"{contact.person_name!r}; if this file comes from another "
-                "system, import it with --source NAME"
+                f"before as {_named(known)}, not {contact.person_name!r}; if "
+                "this file comes from another system, import it with --source NAME"
+            )
+        return party
+
+    def _downloaded(self, party: Party, contact: Contact) -> Party:
+        """The customer a download's row names by its Threadline id, checked:
+        still open to the importer, not erased, and not someone else's row
+        given this id in the spreadsheet."""
+        _open_to_importer(party)
+        if self.any_erased and party.events.filter(kind=Kind.ERASURE).exists():
+            raise SkipRow(ERASED_ROW)
+        if _clearly_different(party, contact):
+            raise SkipRow(
+                f"conflict: Threadline id {contact.threadline_id} belongs to "
+                f"{_named(party)}, not {contact.person_name!r}; check the row's "
+                "id against the download it came from"
             )
         return party
 
@@ -618,11 +638,7 @@ class ContactWriter:
         if key in self.organisations:
             return self.organisations[key]
 
-        party = (
-            Party.objects.filter(kind=PartyKind.ORGANISATION, sort_name=key)
-            .order_by("id")
-            .first()
-        )
+        party = _organisation_named(key)
         if party is not None:
             _open_to_importer(party)
         else:
@@ -847,6 +863,22 @@ def _plain_new_person(contact: Contact) -> bool:
     )
 
 
+def _organisation_named(key: str) -> Party | None:
+    """The current organisation of this folded name; one merged away leads to
+    the one it became part of, and one archived otherwise is not matched."""
+    named = Party.objects.filter(kind=PartyKind.ORGANISATION, sort_name=key)
+    current = named.filter(archived_at__isnull=True).order_by("id").first()
+    if current is not None:
+        return current
+    merged = named.filter(merged_into__isnull=False).order_by("id").first()
+    return surviving_party(merged.public_id) if merged is not None else None
+
+
+def _named(party: Party) -> str:
+    """A party's name for a report that others may read, unless restricted."""
+    return "a restricted customer" if party.restricted else repr(party.display_name)
+
+
 def _open_to_importer(party: Party) -> Party:
     """The party, if the person running the import may see it; else SkipRow,
     which names nothing of it."""
@@ -917,7 +949,10 @@ def _people_with(kind: str, values: list[str]) -> QuerySet[ContactPoint]:
         return ContactPoint.objects.none()
     return (
         ContactPoint.objects.filter(
-            kind=kind, value__in=values, party__kind=PartyKind.PERSON
+            kind=kind,
+            value__in=values,
+            party__kind=PartyKind.PERSON,
+            party__archived_at__isnull=True,
         )
         .select_related("party")
         .order_by("id")

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from threadline.errors import Conflict, InvalidInput
+from threadline.parties.models import Party
 from threadline.timeline.actors import Actor
 from threadline.transfer.history import PROBLEMS_SHOWN, find_run, recent_runs, view
 from threadline.transfer.undo import kept_parties
@@ -139,7 +140,13 @@ def import_run(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     if request.htmx:
         # Finished: reload the whole page, which now lists the problems.
         return HttpResponseClientRefresh()
-    context["kept"] = kept_parties(shown.run) if shown.state == "undone" else []
+    context["kept"] = (
+        kept_parties(shown.run).filter(
+            pk__in=Party.objects.visible_to(request.user).values("pk")
+        )
+        if shown.state == "undone"
+        else []
+    )
     return render(request, "web/imports/run.html", context)
 
 
