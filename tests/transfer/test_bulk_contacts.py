@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.transfer.conftest import DATA
 from tests.transfer.record_snapshot import run_and_forget, snapshot
-from threadline.parties.models import Party
+from threadline.parties.models import Party, PartyKind, Relationship
 from threadline.timeline.models import Event
 from threadline.transfer import writing
 from threadline.transfer.importer import import_contacts
@@ -51,6 +51,37 @@ def people(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def companies(tmp_path: Path, make_party) -> Path:
+    """People at new and known organisations: repeated companies, other
+    spellings of one name, job titles, rows that describe a company itself
+    before and after its people, and a known person at a company."""
+    make_party("Bright Labs", kind=PartyKind.ORGANISATION)
+    make_party("Known Person", emails=["known@example.com"])
+    rows = [
+        "C1,Ann Lee,ann@example.com,,Acme Ltd,Engineer,,\n",
+        "C2,Bo Park,bo@example.com,,ACME LTD,,vip,\n",
+        "C3,Cara Novak,cara@example.com,,Café Noir,Owner,,Opens at seven\n",
+        "C4,Dev Silva,dev@example.com,,CAFE NOIR,  Barista  ,,\n",
+        "C5,,,+1 202 555 0100,Bright Labs,,,\n",
+        "C6,Eli Berg,eli@example.com,,Bright Labs,CTO,,\n",
+        "C7,,,+1 202 555 0101,Delta Works,,partner,\n",
+        "C8,Fay Khan,fay@example.com,,Delta Works,,,\n",
+        "C9,Gus Ito,gus@example.com,,Echo GmbH,Director,,\n",
+        "C10,,,+1 202 555 0102,Echo GmbH,,supplier,\n",
+        "C11,Hana Lee,ann@example.com,,Acme Ltd,Lead engineer,,\n",
+        "C12,Ivo Park,ivo@example.com,,,,,\n",
+        "C13,Known Person,known@example.com,,Acme Ltd,Buyer,,\n",
+        "C14,Jo Berg,jo@example.com,+1 202 555 0103,acme ltd,,,Prefers email\n",
+        "C15,,,,,,,\n",
+        "C16,Kim Okafor,kim@example.com,,Foxtrot,Owner,,\n",
+    ]
+    path = tmp_path / "companies.csv"
+    header = "id,name,email,phone,company,job_title,tags,notes\n"
+    path.write_text(header + "".join(rows), encoding="utf-8")
+    return path
+
+
 @pytest.mark.parametrize("name", CONTACT_FILES)
 def test_batch_and_row_paths_make_the_same_record(name):
     per_row = run_and_forget(lambda: run(DATA / name, bulk=False))
@@ -70,11 +101,28 @@ def test_repeats_companies_and_bad_rows_match_the_per_row_path(people):
     assert any("line 14: no name, email" in problem for problem in report_summary[3])
 
 
-def test_a_second_batched_run_adds_nothing(people):
-    run(people, bulk=True)
+@pytest.mark.parametrize("size", [writing.BULK_ROWS, 3])
+def test_companies_match_the_per_row_path(companies, monkeypatch, size):
+    monkeypatch.setattr(writing, "BULK_ROWS", size)
+
+    per_row = run_and_forget(lambda: run(companies, bulk=False))
+    batched = run_and_forget(lambda: run(companies, bulk=True))
+
+    assert batched == per_row
+    report_summary, record = batched
+    assert report_summary[:2] == (16, 15)
+    assert report_summary[2]["organisation"] == 5
+    assert report_summary[2]["relationship"] == 10
+    assert ("Dev Silva", "Café Noir", "works_at", "Barista") in record["relationships"]
+
+
+@pytest.mark.parametrize("rows", ["people", "companies"])
+def test_a_second_batched_run_adds_nothing(rows, request):
+    path = request.getfixturevalue(rows)
+    run(path, bulk=True)
     before = snapshot()
 
-    again = run(people, bulk=True)
+    again = run(path, bulk=True)
 
     assert snapshot() == before
     assert not any(again.created.values())
@@ -91,6 +139,24 @@ def test_new_people_take_a_few_statements_per_batch(tmp_path):
     assert report.rows_used == 300
     assert Party.objects.count() == 300
     assert Event.objects.filter(kind="import").count() == 300
+    assert len(queries) < 40
+
+
+def test_people_at_companies_take_a_few_statements_per_batch(tmp_path, make_party):
+    for number in range(0, 30, 3):
+        make_party(f"Company {number}", kind=PartyKind.ORGANISATION)
+    path = tmp_path / "many.csv"
+    rows = "".join(
+        f"Person {n},p{n}@example.com,company {n % 30},Engineer\n" for n in range(300)
+    )
+    path.write_text("name,email,company,job_title\n" + rows)
+
+    with CaptureQueriesContext(connection) as queries:
+        report = run(path, bulk=True)
+
+    assert report.rows_used == 300
+    assert Party.objects.filter(kind=PartyKind.ORGANISATION).count() == 30
+    assert Relationship.objects.filter(role="Engineer").count() == 300
     assert len(queries) < 40
 
 

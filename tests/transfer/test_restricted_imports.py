@@ -82,6 +82,29 @@ def test_an_id_imported_before_as_a_hidden_customer_is_not_named(
     assert "Harriet" not in problems(report)
 
 
+def test_a_new_person_at_a_hidden_organisation_is_left_alone(
+    tmp_path, make_party, owner, staff, manager
+):
+    works = make_party("Hidden Works", kind="organisation")
+    restrict_party(works, Actor.for_user(owner), restricted=True, users=[staff])
+    before = timeline(works)
+    path = write(
+        tmp_path,
+        "staff.csv",
+        "name,email,company\n"
+        "Ann Probe,ann@example.com,HIDDEN WORKS\n"
+        "Bo Open,bo@example.com,Open Works\n",
+    )
+
+    report = import_path(path, user=manager)
+
+    assert problems(report) == HIDDEN_MATCH
+    assert report.rows_used == 1
+    assert timeline(works) == before
+    assert not Party.objects.filter(display_name="Ann Probe").exists()
+    assert Party.objects.filter(display_name="Open Works").exists()
+
+
 def test_events_for_a_hidden_customer_are_not_recorded(tmp_path, hidden, manager):
     before = timeline(hidden)
     path = write(

@@ -1,9 +1,11 @@
-"""Creating many parties at once: the batch form of create_party.
+"""Creating many parties at once: the batch forms of create_party and
+add_relationship.
 
 Each party is validated as create_party validates it and gets the same
 contact points (normalised, the first of each kind primary), tags, "created"
 profile change and search keys; only the writing is batched, a few
-statements for the whole batch instead of a dozen per party.
+statements for the whole batch instead of a dozen per party. Relationships
+likewise get the rows and "linked" events add_relationship writes.
 """
 
 import datetime as dt
@@ -13,21 +15,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from threadline.errors import InvalidInput
 from threadline.inserts import Inserter
 from threadline.parties.contact_points import normalise_email, normalise_phone
-from threadline.parties.models import ContactKind, ContactPoint, Party
+from threadline.parties.models import ContactKind, ContactPoint, Party, Relationship
 from threadline.parties.names import clean_line, display_name, fold
 from threadline.parties.services import (
     _change_entry,
+    _relationship_ref,
     _tag,
     _validated_fields,
+    require_linkable,
 )
 from threadline.search.services import index_new_parties
 from threadline.timeline.actors import Actor
-from threadline.timeline.bulk import NewEvent, prepare_event, record_prepared
+from threadline.timeline.bulk import (
+    NewEvent,
+    PreparedEvent,
+    prepare_event,
+    record_prepared,
+    require_all_visible,
+)
 from threadline.timeline.kinds import Kind
 
 logger = logging.getLogger(__name__)
@@ -54,6 +65,16 @@ PARTY_COLUMNS = (
     "archived_reason",
     "source",
     "external_id",
+    "created_at",
+    "updated_at",
+)
+RELATIONSHIP_COLUMNS = (
+    "public_id",
+    "from_party",
+    "to_party",
+    "kind",
+    "role",
+    "started_on",
     "created_at",
     "updated_at",
 )
@@ -212,6 +233,106 @@ def create_parties(actor: Actor, parties: Sequence[PreparedParty]) -> list[Party
     )
     logger.debug("Created %d parties in one batch", len(to_create))
     return result
+
+
+@dataclass(frozen=True)
+class NewRelationship:
+    """One relationship to add, with the arguments add_relationship takes."""
+
+    from_party: Party
+    to_party: Party
+    kind: str
+    role: str = ""
+    started_on: dt.date | None = None
+
+
+def add_relationships(
+    actor: Actor,
+    links: Sequence[NewRelationship],
+    *,
+    occurred_at: dt.datetime | None = None,
+) -> list[Relationship]:
+    """Add relationships between saved parties, each with the event on both
+    parties that add_relationship records.
+
+    Raises NotAllowed, NotFound or InvalidInput (for the first link that
+    add_relationship would refuse) before anything is written. Returns the
+    relationships in the order given, with their primary keys.
+    """
+    actor.require_write()
+    require_all_visible(
+        actor,
+        {party.pk for link in links for party in (link.from_party, link.to_party)},
+    )
+    for link in links:
+        require_linkable(link.from_party, link.to_party, link.kind)
+    now = timezone.now()
+    relationships = [
+        Relationship(
+            from_party=link.from_party,
+            to_party=link.to_party,
+            kind=link.kind,
+            role=link.role.strip()[:100],
+            started_on=link.started_on,
+            created_at=now,
+            updated_at=now,
+        )
+        for link in links
+    ]
+
+    with transaction.atomic():
+        _insert_relationships(relationships)
+        record_prepared(
+            actor,
+            [event for link in relationships for event in _linked(link, occurred_at)],
+        )
+    logger.debug("Added %d relationships in one batch", len(relationships))
+    return relationships
+
+
+def _insert_relationships(relationships: list[Relationship]) -> None:
+    if not relationships:
+        return
+    Inserter(Relationship, RELATIONSHIP_COLUMNS).insert(
+        (
+            link.public_id,
+            link.from_party_id,
+            link.to_party_id,
+            link.kind,
+            link.role,
+            link.started_on,
+            link.created_at,
+            link.updated_at,
+        )
+        for link in relationships
+    )
+    ids = dict(
+        Relationship.objects.filter(
+            public_id__in=[link.public_id for link in relationships]
+        ).values_list("public_id", "pk")
+    )
+    for link in relationships:
+        link.pk = ids[link.public_id]
+        link._state.adding = False
+
+
+def _linked(
+    relationship: Relationship, occurred_at: dt.datetime | None
+) -> list[PreparedEvent]:
+    """The events add_relationship records on both parties of a link."""
+    ref = _relationship_ref(relationship)
+    return [
+        prepare_event(
+            NewEvent(
+                party,
+                Kind.PROFILE_CHANGE,
+                f"Linked: {relationship}",
+                occurred_at=occurred_at,
+                payload={"changes": [{"field": "relationship", "new": ref}]},
+            )
+        )
+        for party in (relationship.from_party, relationship.to_party)
+    ]
 
 
 def _points(new: NewParty) -> list[NewPoint]:

@@ -356,10 +356,7 @@ def add_relationship(
     actor.require_write()
     require_visible(from_party, actor)
     require_visible(to_party, actor)
-    if kind not in RelationshipKind.values:
-        raise InvalidInput(f"{kind!r} is not a kind of relationship.", field="kind")
-    if from_party.pk == to_party.pk:
-        raise InvalidInput("A party cannot be related to itself.", field="to_party")
+    require_linkable(from_party, to_party, kind)
 
     with transaction.atomic():
         relationship = Relationship.objects.create(
@@ -380,6 +377,14 @@ def add_relationship(
                 payload={"changes": [{"field": "relationship", "new": ref}]},
             )
     return relationship
+
+
+def require_linkable(from_party: Party, to_party: Party, kind: str) -> None:
+    """Raise InvalidInput unless `kind` may link the two parties."""
+    if kind not in RelationshipKind.values:
+        raise InvalidInput(f"{kind!r} is not a kind of relationship.", field="kind")
+    if from_party.pk == to_party.pk:
+        raise InvalidInput("A party cannot be related to itself.", field="to_party")
 
 
 def end_relationship(

@@ -13,6 +13,7 @@ different name is reported as a conflict, never merged. A row without an id
 is keyed by a hash of its values, the same whatever the file is called.
 """
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,8 +29,10 @@ from threadline.accounts.models import User
 from threadline.errors import InvalidInput, ThreadlineError
 from threadline.parties.bulk import (
     NewParty,
+    NewRelationship,
     Normalised,
     PreparedParty,
+    add_relationships,
     create_parties,
     prepare_party,
 )
@@ -78,7 +81,12 @@ from threadline.transfer.runs import (
     running,
     start_run,
 )
-from threadline.transfer.visibility import HIDDEN_MATCH, importing_as, is_hidden
+from threadline.transfer.visibility import (
+    HIDDEN_MATCH,
+    hidden_ids,
+    importing_as,
+    is_hidden,
+)
 from threadline.transfer.writing import (
     LeftOut,
     SkipRow,
@@ -422,16 +430,24 @@ class ContactWriter:
         self.organisations.clear()
 
     def write_batch(self, batch: list[tuple[int, Contact]]) -> None:
-        """Write a batch: new people in a few statements through the batch
-        services. A row that names a known party, a company or a person
-        already in the batch goes through write on its own, after the rows
-        before it, so the record is the one the per-row path makes."""
-        known = self._known_marks([contact for _, contact in batch])
+        """Write a batch: new people, and the works-at links to their
+        organisations, in a few statements through the batch services. A row
+        that names a known person, a person already in the batch or a hidden
+        organisation, or that describes a company itself, goes through write
+        on its own, after the rows before it, so the record is the one the
+        per-row path makes."""
+        contacts = [contact for _, contact in batch]
+        known = self._known_marks(contacts)
+        hidden = self._remember_organisations(contacts)
         pending: list[tuple[int, Contact]] = []
         claimed: set[tuple[str, str]] = set()
         for line, contact in batch:
             marks = _marks(contact)
-            if _plain_new_person(contact) and not marks & (known | claimed):
+            if (
+                _batchable(contact)
+                and _organisation_key(contact.company) not in hidden
+                and not marks & (known | claimed)
+            ):
                 pending.append((line, contact))
                 claimed |= marks
                 continue
@@ -441,6 +457,26 @@ class ContactWriter:
             pending, claimed = [], set()
             write_one(line, contact, self.write, self.report)
         self._create_people(pending)
+
+    def _remember_organisations(self, contacts: list[Contact]) -> set[str]:
+        """Remember the batch's organisations that the record holds, found by
+        folded name as _organisation finds each, in one query; return the
+        names of those hidden from the importer, whose rows write skips."""
+        names = {_organisation_key(c.company) for c in contacts if c.company}
+        names -= set(self.organisations)
+        if not names:
+            return set()
+
+        found: dict[str, Party] = {}
+        named = Party.objects.filter(kind=PartyKind.ORGANISATION, sort_name__in=names)
+        for party in named.order_by("-id"):
+            # The oldest is kept: _organisation takes the first by id.
+            found[party.sort_name] = party
+        hidden = hidden_ids(party.pk for party in found.values() if party.restricted)
+        for name, party in found.items():
+            if party.pk not in hidden:
+                self.organisations[name] = party
+        return {name for name, party in found.items() if party.pk in hidden}
 
     def _known_marks(self, contacts: list[Contact]) -> set[tuple[str, str]]:
         """The keys, emails and phones of the batch that the record knows."""
@@ -464,25 +500,23 @@ class ContactWriter:
         if not rows:
             return
         now = timezone.now()
-        prepared: list[tuple[int, Contact, PreparedParty | str]] = []
-        for line, contact in rows:
-            try:
-                prepared.append(
-                    (
-                        line,
-                        contact,
-                        prepare_party(_new_party(contact, self.source), now),
-                    )
-                )
-            except InvalidInput as error:
-                prepared.append((line, contact, error.message.rstrip(".")))
+        organisations: dict[str, PreparedParty | str] = {}
+        prepared = [
+            (line, contact, self._prepared(contact, organisations, now))
+            for line, contact in rows
+        ]
+        valid = [
+            (line, contact, party)
+            for line, contact, party in prepared
+            if not isinstance(party, str)
+        ]
 
-        valid = [item for item in prepared if not isinstance(item[2], str)]
-        parties = create_parties(
-            self.actor, [party for _, _, party in valid if not isinstance(party, str)]
+        people = self._create_with_organisations(
+            [(contact, party) for _, contact, party in valid], organisations
         )
+        self._link_to_organisations([contact for _, contact, _ in valid], people)
         nouns, events = [], []
-        for (line, contact, _), party in zip(valid, parties, strict=True):
+        for (line, contact, _), party in zip(valid, people, strict=True):
             for noun, event in self._row_events(line, contact, party):
                 nouns.append(noun)
                 events.append(prepare_event(event))
@@ -500,6 +534,67 @@ class ContactWriter:
             self.report.rows_used += 1
             for warning in contact.warnings:
                 self.report.problem(line, warning, skipped=False)
+
+    def _prepared(
+        self,
+        contact: Contact,
+        organisations: dict[str, PreparedParty | str],
+        now: dt.datetime,
+    ) -> PreparedParty | str:
+        """The person of a row, validated, or why write would refuse the row:
+        first its new organisation's fault, as write creates that first."""
+        name = _organisation_key(contact.company)
+        if contact.company and name not in self.organisations:
+            if name not in organisations:
+                organisations[name] = _prepared_or_fault(
+                    _new_organisation(contact.company, name, self.source), now
+                )
+            if isinstance(organisations[name], str):
+                return organisations[name]
+        return _prepared_or_fault(_new_party(contact, self.source), now)
+
+    def _create_with_organisations(
+        self,
+        valid: list[tuple[Contact, PreparedParty]],
+        organisations: dict[str, PreparedParty | str],
+    ) -> list[Party]:
+        """Create the people and the new organisations they work at, in one
+        batch; remember the organisations and return the people."""
+        wanted = {
+            _organisation_key(contact.company)
+            for contact, _ in valid
+            if contact.company
+        }
+        new = {
+            name: party
+            for name, party in organisations.items()
+            if name in wanted and not isinstance(party, str)
+        }
+        created = create_parties(
+            self.actor, [*new.values(), *(party for _, party in valid)]
+        )
+
+        self.organisations.update(zip(new, created[: len(new)], strict=True))
+        self._count("organisation", len(new))
+        return created[len(new) :]
+
+    def _link_to_organisations(
+        self, contacts: list[Contact], people: list[Party]
+    ) -> None:
+        """Link new people to the organisations their rows name, as _works_at
+        does; a new person has no link yet to look for."""
+        links = [
+            NewRelationship(
+                person,
+                self.organisations[_organisation_key(contact.company)],
+                RelationshipKind.WORKS_AT,
+                role=contact.role,
+            )
+            for contact, person in zip(contacts, people, strict=True)
+            if contact.company
+        ]
+        add_relationships(self.actor, links)
+        self._count("relationship", len(links))
 
     def _row_events(
         self, line: int, contact: Contact, party: Party
@@ -634,7 +729,7 @@ class ContactWriter:
         return party
 
     def _organisation(self, contact: Contact) -> Party:
-        key = fold(contact.company)[:190]
+        key = _organisation_key(contact.company)
         if key in self.organisations:
             return self.organisations[key]
 
@@ -850,17 +945,15 @@ def _counted(
         yield line, contact
 
 
-def _plain_new_person(contact: Contact) -> bool:
-    """A person with no company or photo: what the batch path creates."""
-    # A row with a company is written alone: the batch services do not yet
-    # create organisations and works-at links. Until they do, such files
-    # import at the per-row rate.
-    return (
-        contact.is_person
-        and not contact.company
-        and not contact.photo
-        and contact.threadline_id is None
-    )
+def _batchable(contact: Contact) -> bool:
+    """A person with no photo or Threadline id: what the batch path creates,
+    with the organisation they work at."""
+    return contact.is_person and not contact.photo and contact.threadline_id is None
+
+
+def _organisation_key(company: str) -> str:
+    """The folded name an organisation is found and remembered by."""
+    return fold(company)[:190]
 
 
 def _organisation_named(key: str) -> Party | None:
@@ -921,6 +1014,23 @@ def _new_party(contact: Contact, source: str) -> NewParty:
         external_id=contact.key,
         fields=fields,
     )
+
+
+def _new_organisation(company: str, key: str, source: str) -> NewParty:
+    """The organisation _organisation creates for a person's row."""
+    return NewParty(
+        display_name_text=company,
+        source=source,
+        external_id=f"org:{key}",
+        fields={"kind": PartyKind.ORGANISATION},
+    )
+
+
+def _prepared_or_fault(new: NewParty, now: dt.datetime) -> PreparedParty | str:
+    try:
+        return prepare_party(new, now)
+    except InvalidInput as error:
+        return error.message.rstrip(".")
 
 
 def _normalised(point: Point) -> Normalised:
