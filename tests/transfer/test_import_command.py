@@ -378,3 +378,24 @@ def test_a_company_merged_away_leads_to_the_one_it_became_part_of(tmp_path):
 
     link = Relationship.objects.get(kind=RelationshipKind.WORKS_AT)
     assert link.to_party_id == greenway.pk
+
+
+def test_a_company_created_by_a_row_that_failed_is_not_linked_to_later(tmp_path):
+    first = tmp_path / "first.csv"
+    first.write_text("id,name,email\n1,Ann Lee,ann@example.com\n")
+    import_path(first, source="old-crm")
+    path = tmp_path / "staff.csv"
+    path.write_text(
+        "id,name,email,company\n"
+        "1,Zed Other,zed@example.com,Acme Heating\n"
+        "2,Bo Park,bo@example.com,Acme Heating\n"
+    )
+
+    report = import_path(path, source="old-crm")
+
+    [problem] = report.problems
+    assert problem.line == 2 and problem.message.startswith("conflict:")
+    acme = Party.objects.get(kind=PartyKind.ORGANISATION)
+    link = Relationship.objects.get(kind=RelationshipKind.WORKS_AT)
+    assert (link.from_party.display_name, link.to_party_id) == ("Bo Park", acme.pk)
+    assert report.created["organisation"] == 1

@@ -15,6 +15,7 @@ is keyed by a hash of its values, the same whatever the file is called.
 
 import datetime as dt
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import import_module
@@ -383,7 +384,24 @@ class ContactWriter:
         )
 
     def write(self, contact: Contact) -> Party:
-        """Write one row's contact; return the party it describes."""
+        """Write one row's contact; return the party it describes.
+
+        A row that fails is rolled back whole, so what it created is
+        forgotten too: an organisation remembered for later rows, and its
+        counts in the report.
+        """
+        remembered = set(self.organisations)
+        counted = Counter(self.report.created)
+        try:
+            return self._write(contact)
+        except BaseException:
+            for key in set(self.organisations) - remembered:
+                del self.organisations[key]
+            self.report.created.clear()
+            self.report.created.update(counted)
+            raise
+
+    def _write(self, contact: Contact) -> Party:
         if not contact.is_usable:
             reasons = ["no name, email, phone or company to import", *contact.warnings]
             raise SkipRow("; ".join(reasons))
@@ -467,11 +485,12 @@ class ContactWriter:
         if not names:
             return set()
 
-        found: dict[str, Party] = {}
+        by_name: dict[str, list[Party]] = defaultdict(list)
         named = Party.objects.filter(kind=PartyKind.ORGANISATION, sort_name__in=names)
-        for party in named.order_by("-id"):
-            # The oldest is kept: _organisation takes the first by id.
-            found[party.sort_name] = party
+        for each in named.order_by("id"):
+            by_name[each.sort_name].append(each)
+        current = {name: _current_of(parties) for name, parties in by_name.items()}
+        found = {name: party for name, party in current.items() if party is not None}
         hidden = hidden_ids(party.pk for party in found.values() if party.restricted)
         for name, party in found.items():
             if party.pk not in hidden:
@@ -957,14 +976,21 @@ def _organisation_key(company: str) -> str:
 
 
 def _organisation_named(key: str) -> Party | None:
-    """The current organisation of this folded name; one merged away leads to
-    the one it became part of, and one archived otherwise is not matched."""
     named = Party.objects.filter(kind=PartyKind.ORGANISATION, sort_name=key)
-    current = named.filter(archived_at__isnull=True).order_by("id").first()
-    if current is not None:
-        return current
-    merged = named.filter(merged_into__isnull=False).order_by("id").first()
-    return surviving_party(merged.public_id) if merged is not None else None
+    return _current_of(list(named.order_by("id")))
+
+
+def _current_of(parties: list[Party]) -> Party | None:
+    """The organisation a name stands for among those of that name, oldest
+    first: the first current one; else the one the first merged away became
+    part of. One archived otherwise is not matched."""
+    for party in parties:
+        if party.archived_at is None:
+            return party
+    for party in parties:
+        if party.merged_into_id:
+            return surviving_party(party.public_id)
+    return None
 
 
 def _named(party: Party) -> str:
