@@ -674,3 +674,27 @@ def test_person_command_asks_before_erasing(
         )
 
     assert not Event.objects.filter(kind=Kind.ERASURE).exists()
+
+
+def test_erasure_renames_only_the_mention_that_is_the_person(
+    make_party, manager: User
+) -> None:
+    actor = Actor.for_user(manager)
+    ed = make_party("Ed")
+    edward = make_party("Edward Edmunds")
+    supplies = make_party("Edinburgh Ed Supplies", kind=PartyKind.ORGANISATION)
+    add_relationship(edward, ed, actor, RelationshipKind.REFERRED_BY)
+    add_relationship(ed, supplies, actor, RelationshipKind.WORKS_AT)
+    add_relationship(edward, supplies, actor, RelationshipKind.WORKS_AT)
+
+    erase_person(ed, actor, "Asked by phone")
+
+    shell = erased_name(ed)
+    linked = Event.objects.filter(summary__startswith="Linked: ")
+    summaries = {(e.party_id, e.summary) for e in linked.exclude(party=ed)}
+    assert summaries == {
+        (edward.pk, f"Linked: Edward Edmunds referred by {shell}"),
+        (supplies.pk, f"Linked: {shell} works at Edinburgh Ed Supplies"),
+        (edward.pk, "Linked: Edward Edmunds works at Edinburgh Ed Supplies"),
+        (supplies.pk, "Linked: Edward Edmunds works at Edinburgh Ed Supplies"),
+    }

@@ -635,30 +635,44 @@ def _erase_mentions(party: Party) -> int:
         party_id__in=others, kind__in=[Kind.PROFILE_CHANGE, Kind.MERGE]
     )
     for event in candidates.iterator(chunk_size=UPDATE_ROWS):
-        names = _names_of(event.payload, key)
-        if not names:
+        mentions = _mentions_in(event.payload, key)
+        if not mentions:
             continue
         event.payload = _renamed(event.payload, key, shell)
-        for name in sorted(names, key=len, reverse=True):
-            event.summary = event.summary.replace(name, shell)
+        for name, side in mentions:
+            event.summary = _swap_mention(event.summary, name, shell, side)
         changed.append(event)
     Event.objects.bulk_update(changed, ["summary", "payload"], batch_size=UPDATE_ROWS)
     return len(changed)
 
 
-def _names_of(payload: dict[str, Any], key: str) -> set[str]:
-    """The names under which the payload mentions the party `key`."""
-    names = set()
+def _mentions_in(payload: dict[str, Any], key: str) -> list[tuple[str, str]]:
+    """The names under which the payload mentions the party `key`, each with
+    the side of its entry's summary it stands on: a link reads "Linked: FROM
+    kind TO", a merge names the other party once."""
+    mentions = []
     if payload.get("other") == key and payload.get("other_name"):
-        names.add(payload["other_name"])
+        mentions.append((payload["other_name"], "other"))
     for change in payload.get("changes", []):
         for item in (change.get("old"), change.get("new")):
             if not isinstance(item, dict):
                 continue
             for side in ("from", "to"):
                 if item.get(side) == key and item.get(f"{side}_name"):
-                    names.add(item[f"{side}_name"])
-    return names
+                    mentions.append((item[f"{side}_name"], side))
+    return mentions
+
+
+def _swap_mention(summary: str, name: str, shell: str, side: str) -> str:
+    """Put `shell` in place of the one whole-word mention of `name` that
+    stands for the party, leaving names that merely contain it, or another
+    party's name that holds it as a word, as they were."""
+    found = list(re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", summary))
+    if not found:
+        return summary
+    at_end = side == "to" or (side == "other" and summary.endswith(name))
+    chosen = found[-1] if at_end else found[0]
+    return summary[: chosen.start()] + shell + summary[chosen.end() :]
 
 
 def _renamed(payload: dict[str, Any], key: str, shell: str) -> dict[str, Any]:
