@@ -376,3 +376,21 @@ def test_reimporting_an_undone_events_file_says_its_rows_were_left_out(
     assert problem.message.startswith(
         f"2 rows were imported before by import #{first.run.pk}, which was undone"
     )
+
+
+def test_reimporting_an_undone_vcard_file_says_its_cards_were_left_out(tmp_path, owner):
+    path = tmp_path / "phone.vcf"
+    path.write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bo Park\r\nEMAIL:bo@example.com\r\n"
+        "END:VCARD\r\n",
+        encoding="utf-8",
+    )
+    run = imported(path)
+    undo_import(run, Actor.for_user(owner))
+
+    report = import_path(path)
+
+    [problem] = report.problems
+    assert problem.message.startswith(
+        f"1 row was imported before by import #{run.pk}, which was undone"
+    )

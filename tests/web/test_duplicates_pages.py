@@ -244,7 +244,7 @@ def test_the_button_looks_through_every_customer_now(signed_in, staff, make_part
     answer = client.post(reverse("web:duplicates_find"), follow=True)
 
     text = answer.content.decode()
-    assert "Looked through 2 customers: 1 new possible duplicate, 1 in all." in text
+    assert "Looked through every customer: 1 possible duplicate waiting" in text
     assert "Same email ann@example.com" in text
 
 
@@ -258,3 +258,16 @@ def test_a_viewer_may_not_start_a_search(signed_in, viewer, make_party):
 
     assert answer.status_code == 403
     assert not DuplicateCandidate.objects.exists()
+
+
+def test_the_search_counts_only_pairs_the_person_may_see(
+    signed_in, owner, staff, other_staff, make_party
+):
+    make_party("Ann Lee", emails=["ann@example.com"])
+    hidden = make_party("Ann Lee", emails=["ANN@example.com"])
+    restrict_party(hidden, Actor.for_user(owner), restricted=True, users=[other_staff])
+
+    answer = signed_in(staff).post(reverse("web:duplicates_find"), follow=True)
+
+    assert "0 possible duplicates waiting" in answer.content.decode()
+    assert DuplicateCandidate.objects.count() == 1

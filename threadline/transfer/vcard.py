@@ -127,6 +127,7 @@ def import_vcards(options: ImportOptions) -> ImportReport:
         writer = ContactWriter(options.path.name, report, options.source)
         cards = _contacts(read_cards(stream, options.encoding), report)
         write_rows(cards, lambda card: _write(writer, card), report, options.progress)
+    report.report_undone_before()
     options.progress.finish()
 
     logger.info(

@@ -132,11 +132,12 @@ def duplicates_find(request: StaffRequest) -> HttpResponse:
     Actor.for_user(request.user).require_write()
     result = find_duplicates()
     logger.info("%s asked for a duplicate search: %s", request.user.email, result)
+    # Pairs with a customer hidden from them are neither counted nor shown.
+    waiting = candidates_for(request.user).count()
     messages.success(
         request,
-        f"Looked through {result.parties:,} customers: {result.new:,} new "
-        f"possible duplicate{'' if result.new == 1 else 's'}, "
-        f"{result.found:,} in all.",
+        f"Looked through every customer: {waiting:,} possible "
+        f"duplicate{'' if waiting == 1 else 's'} waiting for review.",
     )
     return redirect("web:duplicates")
 
