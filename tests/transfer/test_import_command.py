@@ -318,7 +318,8 @@ def test_a_folder_imports_each_of_its_files_in_name_order(tmp_path):
     printed = run_import(str(folder))
 
     assert printed.index("Read a-contacts.csv") < printed.index("Read b-phone.vcf")
-    assert "notes.md" not in printed
+    assert "Not imported from old-shop: notes.md (folders, links" in printed
+    assert "Read notes.md" not in printed
     assert set(Party.objects.values_list("display_name", flat=True)) == {
         "Ann Lee",
         "Bo Park",
@@ -399,3 +400,29 @@ def test_a_company_created_by_a_row_that_failed_is_not_linked_to_later(tmp_path)
     link = Relationship.objects.get(kind=RelationshipKind.WORKS_AT)
     assert (link.from_party.display_name, link.to_party_id) == ("Bo Park", acme.pk)
     assert report.created["organisation"] == 1
+
+
+def test_a_folder_does_not_follow_links_out_of_it(tmp_path):
+    folder = tmp_path / "old-shop"
+    folder.mkdir()
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("name,email\nOut Side,out@example.com\n")
+    (folder / "linked.csv").symlink_to(outside)
+    (folder / "contacts.csv").write_text("name,email\nAnn Lee,ann@example.com\n")
+
+    printed = run_import(str(folder))
+
+    assert "Not imported from old-shop: linked.csv" in printed
+    assert Party.objects.get().display_name == "Ann Lee"
+
+
+def test_a_dry_run_of_a_folder_says_checked_not_imported(tmp_path):
+    folder = tmp_path / "old-shop"
+    folder.mkdir()
+    (folder / "broken.csv").write_bytes(b"\x00\x01\x02binary")
+    (folder / "contacts.csv").write_text("name,email\nAnn Lee,ann@example.com\n")
+
+    with pytest.raises(CommandError, match="the others were checked as shown"):
+        run_import(str(folder), "--dry-run")
+
+    assert not Party.objects.exists()

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from threadline.errors import InvalidInput
 from threadline.parties.models import Party
 from threadline.transfer.importer import import_path
 from threadline.transfer.models import ImportRun, RunStatus
@@ -99,3 +100,15 @@ def test_reimporting_an_undone_file_says_its_rows_were_left_out(run, tmp_path):
     latest = ImportRun.objects.first()
     assert latest is not None
     assert latest.problems[-1]["rows"] == 1
+
+
+def test_problems_of_a_run_that_stopped_say_why(tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_bytes(b"\x00\x01\x02binary")
+    with pytest.raises(InvalidInput):
+        import_path(path)
+    run = ImportRun.objects.get()
+
+    output = imports("--problems", str(run.pk))
+
+    assert output.startswith(f"Import #{run.pk} of broken.csv stopped: ")

@@ -245,10 +245,13 @@ def folder_files(path: Path, mapping: str | None = None) -> list[Path] | None:
     try:
         maven.mapping_for_folder(path)
     except InvalidInput:
+        # A link may lead out of the folder; the folder's own files only.
         return sorted(
             child
             for child in path.iterdir()
-            if child.is_file() and child.suffix.lower() in SUFFIXES
+            if not child.is_symlink()
+            and child.is_file()
+            and child.suffix.lower() in SUFFIXES
         )
     return None
 

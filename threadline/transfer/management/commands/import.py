@@ -72,6 +72,7 @@ class Command(BaseCommand):
                 f"{path} holds no file Threadline imports ({kinds}), no archive "
                 "and no data set. Nothing was imported."
             )
+        self._say_what_is_left_out(path, files)
         refused = []
         for file in files:
             try:
@@ -81,9 +82,21 @@ class Command(BaseCommand):
                 refused.append(file.name)
             self.stdout.write("")
         if refused:
+            done = "checked" if options["dry_run"] else "imported"
             raise CommandError(
-                f"{len(refused)} of {len(files)} files could not be imported: "
-                f"{', '.join(refused)}; the others were imported as shown."
+                f"{len(refused)} of {len(files)} files could not be {done}: "
+                f"{', '.join(refused)}; the others were {done} as shown."
+            )
+
+    def _say_what_is_left_out(self, folder: Path, files: list[Path]) -> None:
+        """Name what a folder holds besides the files it imports, so that
+        nothing is passed over without a word."""
+        taken = set(files)
+        others = sorted(child.name for child in folder.iterdir() if child not in taken)
+        if others:
+            self.stdout.write(
+                f"Not imported from {folder.name}: {', '.join(others)} (folders, "
+                "links and files of other kinds are left out)."
             )
 
     def _import(self, path: Path, options: dict[str, Any]) -> ImportReport:

@@ -12,6 +12,7 @@ from threadline.transfer.models import ImportRun
 from threadline.transfer.report import Problem
 from threadline.transfer.runs import MAX_PROBLEMS
 from threadline.transfer.undo import undo_import
+from threadline.transfer.uploads import run_file
 
 
 class Command(BaseCommand):
@@ -64,8 +65,13 @@ class Command(BaseCommand):
 
     def _problems(self, number: int) -> None:
         run = _run(number)
+        if run.error:
+            self.stdout.write(f"Import #{number} of {run.file} stopped: {run.error}")
         if not run.problems:
-            self.stdout.write(f"Import #{number} of {run.file} reported no problem.")
+            if not run.error:
+                self.stdout.write(
+                    f"Import #{number} of {run.file} reported no problem."
+                )
             return
         for stored in run.problems:
             self.stdout.write(str(Problem(**stored)))
@@ -121,10 +127,15 @@ def _line(run: ImportRun) -> str:
 
 def _what_to_do(state: str, run: ImportRun) -> str:
     if state == State.INTERRUPTED:
+        # Only an upload keeps its file for the Imports page to run again.
+        again = (
+            "Run it again from the Imports page, or import the file again"
+            if run_file(run) is not None
+            else f"Import {run.file} again"
+        )
         return (
             f"\n    Import #{run.pk} was interrupted at row {run.rows:,}: its process "
-            "ended. Run it again from the Imports page, or import the file again "
-            "(rows already in are not doubled), or undo it with "
+            f"ended. {again} (rows already in are not doubled), or undo it with "
             f"`threadline imports --undo {run.pk}`."
         )
     if state == State.UNDO_INTERRUPTED:
