@@ -437,6 +437,16 @@ def test_restore_refuses_an_archive_from_other_migrations(
         import_path(tmp_path / "a", dry_run=True)
 
 
+def test_restore_into_an_install_never_migrated_says_to_migrate(
+    owner: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive.export_archive(tmp_path / "a")
+    monkeypatch.setattr(archive, "applied_migrations", dict)
+
+    with pytest.raises(InvalidInput, match="Run `threadline migrate` first"):
+        import_path(tmp_path / "a", dry_run=True)
+
+
 def test_a_folder_without_a_manifest_is_not_read_as_an_archive(
     tmp_path: Path, db: None
 ) -> None:

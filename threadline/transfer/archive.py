@@ -410,6 +410,11 @@ def _require_same_migrations(manifest: dict[str, Any]) -> None:
     if not isinstance(archived, dict):
         raise InvalidInput("The manifest has no migration state; it is damaged.")
     current = applied_migrations()
+    if not current.get("parties"):
+        raise InvalidInput(
+            "This install's database is not set up yet. Run `threadline migrate` "
+            "first, then import the archive again."
+        )
     app_labels = {
         config.label
         for config in apps.get_app_configs()
