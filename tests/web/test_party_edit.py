@@ -106,3 +106,21 @@ def test_a_stale_edit_form_does_not_undo_someone_elses_change(
     assert response.status_code == 409
     assert "Someone else changed this customer" in response.content.decode()
     assert (jane.stage, jane.contact_hours) == ("former", "")
+
+
+def test_a_birthday_is_edited_and_shown_in_the_brief(
+    signed_in: Callable[[User], Client], staff: User, jane: Party
+) -> None:
+    client = signed_in(staff)
+
+    client.post(
+        reverse("web:party_edit", args=[jane.public_id]),
+        _form(jane, birthday="1979-12-25"),
+    )
+
+    jane.refresh_from_db()
+    assert str(jane.birthday) == "1979-12-25"
+    page = client.get(reverse("web:party", args=[jane.public_id])).content.decode()
+    assert "Birthday <strong>25 December 1979</strong>" in page
+    edit = client.get(reverse("web:party_edit", args=[jane.public_id]))
+    assert 'value="1979-12-25"' in edit.content.decode()

@@ -44,6 +44,7 @@ def party_as_of(party: Party, as_of: dt.datetime) -> PartyAsOf:
             "language": party.language,
             "time_zone": party.time_zone,
             "consent": party.consent,
+            "birthday": party.birthday,
         },
         stage_since=party.stage_changed_at,
         owner_since=party.owner_changed_at,

@@ -35,6 +35,7 @@ def brief_as_text(brief: Brief) -> str:
         ("Language", who.language_label),
         ("Local time", who.local_time and f"{who.local_time:%H:%M} ({who.time_zone})"),
         ("Consent", who.consent_label),
+        ("Birthday", who.birthday and f"{who.birthday:%-d %B %Y}"),
         ("Tags", ", ".join(who.tags)),
     ]
     lines += [f"  {label}: {value}" for label, value in extras if value]

@@ -89,6 +89,7 @@ class Identity:
     tags: list[str]
     contact_points: list[ContactLine]
     relationships: list[RelationLine]
+    birthday: dt.date | None = None
 
 
 @dataclass
@@ -261,6 +262,7 @@ def _identity(
         tags=_tags(party, history),
         contact_points=_contact_points(party, history),
         relationships=_relationships(party, moment, history, viewer),
+        birthday=_birthday(fields["birthday"]),
     )
 
 
@@ -275,7 +277,18 @@ def _current_fields(party: Party) -> dict[str, Any]:
         "language": party.language,
         "time_zone": party.time_zone,
         "consent": party.consent,
+        "birthday": party.birthday,
     }
+
+
+def _birthday(value: Any) -> dt.date | None:
+    """A birthday as the record holds it now, or as a change entry stored it."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dt.date) else None
 
 
 def _label(choices: Any, value: str) -> str:

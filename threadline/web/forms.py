@@ -221,6 +221,9 @@ class PartyForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. Europe/London"}),
     )
     consent = forms.ChoiceField(choices=Consent.choices, initial=Consent.UNKNOWN)
+    birthday = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     version = forms.CharField(required=False, widget=forms.HiddenInput)
     tags = forms.CharField(
         required=False,
@@ -242,6 +245,7 @@ class PartyForm(forms.Form):
             "language": data["language"],
             "time_zone": data["time_zone"],
             "consent": data["consent"],
+            "birthday": data["birthday"],
         }
 
     def tag_names(self) -> list[str]:

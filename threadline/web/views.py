@@ -523,6 +523,7 @@ def _party_initial(party: Party) -> dict[str, Any]:
         "language": party.language,
         "time_zone": party.time_zone,
         "consent": party.consent,
+        "birthday": party.birthday,
         "tags": ", ".join(tag.name for tag in party.tags.all()),
         "version": party_version(party),
     }
