@@ -426,3 +426,22 @@ def test_a_dry_run_of_a_folder_says_checked_not_imported(tmp_path):
         run_import(str(folder), "--dry-run")
 
     assert not Party.objects.exists()
+
+
+def test_a_downloads_organisation_rows_come_back_as_organisations(tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "Name,Kind,Email,Phone\n"
+        "Ashford Vale Golf Club,Organisation,office@ashford.example,+1 212 555 0101\n"
+        "Ann Lee,Person,ann@example.com,\n"
+    )
+
+    report = import_path(path)
+
+    assert (report.created["organisation"], report.created["person"]) == (1, 1)
+    club = Party.objects.get(kind=PartyKind.ORGANISATION)
+    assert club.display_name == "Ashford Vale Golf Club"
+    assert sorted(p.value for p in club.contact_points.all()) == [
+        "+12125550101",
+        "office@ashford.example",
+    ]

@@ -54,6 +54,12 @@ LABEL_NOISE = re.compile(r"^[*\s]+")
 Values = dict[tuple[str, str], list[str]]
 
 
+# What a kind column says of an organisation, folded.
+ORGANISATION_WORDS = frozenset(
+    {"organisation", "organization", "company", "business", "firma", "unternehmen"}
+)
+
+
 @dataclass(frozen=True)
 class Point:
     """A contact point as typed, its normalised value and its label."""
@@ -80,6 +86,8 @@ class Contact:
     company: str = ""
     role: str = ""
     threadline_id: uuid.UUID | None = None
+    # The row says it is an organisation, not a person who works at one.
+    is_organisation: bool = False
     notes: str = ""
     tags: list[str] = field(default_factory=list)
     stage: str = ""
@@ -95,6 +103,8 @@ class Contact:
     @property
     def is_person(self) -> bool:
         """A row with only a company (and maybe its phone) is the company."""
+        if self.is_organisation:
+            return False
         return bool(
             self.person_name or self.emails or (self.phones and not self.company)
         )
@@ -125,6 +135,7 @@ def build_contact(line: int, cells: list[str], plan: list[Target | None]) -> Con
     _read_phones(contact, values, labels)
     _read_addresses(contact, values, labels)
     _read_organisation(contact, values)
+    _read_kind(contact, values)
     _read_extras(contact, values)
     _read_birthday(contact, cells, plan)
     if contact.birthday is None:
@@ -288,6 +299,17 @@ def _read_extras(contact: Contact, values: Values) -> None:
             contact.warnings.append(
                 f"stage {stage!r} is not one Threadline knows, left out"
             )
+
+
+def _read_kind(contact: Contact, values: Values) -> None:
+    """A row the file marks as an organisation describes the organisation,
+    named by its name column, as a customer download writes it."""
+    if fold(_first(values, "party_kind")) not in ORGANISATION_WORDS:
+        return
+    contact.is_organisation = True
+    if not contact.company:
+        contact.company = contact.person_name
+    contact.full_name = contact.given_name = contact.family_name = ""
 
 
 def _read_threadline_id(contact: Contact, values: Values) -> None:

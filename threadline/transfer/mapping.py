@@ -39,6 +39,7 @@ FIELDS = frozenset(
     {
         "id",
         "threadline_id",
+        "party_kind",
         "full_name",
         "given_name",
         "middle_name",
@@ -85,6 +86,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "externalid", "contactid", "recordid", "uid", "kundennummer"),
     # The column Threadline's own customer downloads end with.
     "threadline_id": ("threadlineid",),
+    # Whether a row is a person or an organisation, as the download says.
+    "party_kind": ("kind", "partykind"),
     "email": (
         "email",
         "mail",
