@@ -191,7 +191,10 @@ def _archived_hint(keys: list[list[str]], user: User | None) -> str:
         return ""
     why = f": {party.archived_reason}" if party.archived_reason else ""
     when = timezone.localtime(party.archived_at).strftime("%-d %b %Y")
-    return f" {party.display_name} matches but was archived on {when}{why}."
+    return (
+        f" {party.display_name} matches but was archived on {when}{why}; "
+        "`threadline restore` brings a customer back."
+    )
 
 
 def _describe(party: Party) -> str:

@@ -100,8 +100,8 @@ from threadline.transfer.writing import (
 logger = logging.getLogger(__name__)
 
 ARCHIVED_ROW = (
-    "not imported: the customer this row describes was archived; restore them, "
-    "or remove the row from the file"
+    "not imported: the customer this row describes was archived; bring them "
+    "back with `threadline restore NAME`, or remove the row from the file"
 )
 ERASED_ROW = (
     "not imported: the person this row describes was erased at their request, "

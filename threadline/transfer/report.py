@@ -134,8 +134,8 @@ class ImportReport:
             message = (
                 f"{rows:,} {plural} imported before by import #{number}, which was "
                 "undone, so not imported again: an undo keeps what identifies "
-                "each row, and the customers it archived stay archived. Add "
-                "again by hand what should come back."
+                "each row. Bring back a customer it archived with `threadline "
+                "restore NAME`, and add again by hand what else should come back."
             )
             self.problems.append(Problem(0, message, True, self.file, rows))
 

@@ -1,0 +1,56 @@
+"""threadline restore: an archived customer comes back, recorded."""
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from threadline.parties.merging import merge_parties
+from threadline.parties.models import Party
+from threadline.search.services import find_one_party
+from threadline.timeline.actors import Actor
+from threadline.timeline.models import Event
+from threadline.transfer.importer import import_path
+from threadline.transfer.undo import undo_import
+
+pytestmark = pytest.mark.django_db
+
+
+def restore(*args: str) -> str:
+    out = StringIO()
+    call_command("restore", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_a_customer_archived_by_an_undo_is_restored(tmp_path: Path, owner) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text("name,email\nKaren Lowe,karen@example.com\n", encoding="utf-8")
+    run = import_path(path).run
+    assert run is not None
+    undo_import(run, Actor.for_user(owner))
+
+    printed = restore("karen@example.com")
+
+    karen = Party.objects.get(display_name="Karen Lowe")
+    assert printed.startswith("Restored Karen Lowe")
+    assert karen.archived_at is None
+    assert find_one_party("karen@example.com") == karen
+    assert Event.objects.filter(party=karen, summary__startswith="Restored: ").exists()
+
+
+def test_a_current_customer_is_not_restored(make_party) -> None:
+    make_party("Ann Lee", emails=["ann@example.com"])
+
+    with pytest.raises(CommandError, match="Ann Lee is not archived"):
+        restore("ann@example.com")
+
+
+def test_a_merged_customer_is_sent_to_the_merge_undo(make_party) -> None:
+    survivor = make_party("Ann Lee", emails=["ann@example.com"])
+    other = make_party("Annabel Quist", emails=["annabel@example.com"])
+    merge_parties(survivor, other, Actor.system("test"))
+
+    with pytest.raises(CommandError, match="undo the merge"):
+        restore("Annabel Quist")
