@@ -61,6 +61,8 @@ class RawMessage:
 
 def import_mail(options: ImportOptions) -> ImportReport:
     """Import an .eml file or an .mbox file; return what was (or would be) done."""
+    # Known gap: a message an undone import recorded is passed over as known,
+    # without the word contacts and events files give; until mail counts it.
     path = options.path
     report = ImportReport(
         file=path.name,
