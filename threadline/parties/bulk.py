@@ -306,14 +306,7 @@ def _insert_relationships(relationships: list[Relationship]) -> None:
         )
         for link in relationships
     )
-    ids = dict(
-        Relationship.objects.filter(
-            public_id__in=[link.public_id for link in relationships]
-        ).values_list("public_id", "pk")
-    )
-    for link in relationships:
-        link.pk = ids[link.public_id]
-        link._state.adding = False
+    _take_ids(Relationship, relationships)
 
 
 def _linked(
@@ -401,14 +394,20 @@ def _insert_parties(parties: list[Party]) -> None:
         tuple(getattr(party, _attribute(name)) for name in PARTY_COLUMNS)
         for party in parties
     )
+    _take_ids(Party, parties)
+
+
+def _take_ids(model: type[Party] | type[Relationship], rows: Sequence[Any]) -> None:
+    """Give inserted rows the primary keys the database chose, found by
+    their public ids, as if the ORM had saved them."""
     ids = dict(
-        Party.objects.filter(
-            public_id__in=[party.public_id for party in parties]
-        ).values_list("public_id", "pk")
+        model.objects.filter(public_id__in=[row.public_id for row in rows]).values_list(
+            "public_id", "pk"
+        )
     )
-    for party in parties:
-        party.pk = ids[party.public_id]
-        party._state.adding = False
+    for row in rows:
+        row.pk = ids[row.public_id]
+        row._state.adding = False
 
 
 def _insert_points(parties: list[PreparedParty], now: dt.datetime) -> None:
