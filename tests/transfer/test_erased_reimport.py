@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.mail.conftest import build_message
 from threadline.accounts.models import User
+from threadline.mail.models import UnknownSender
+from threadline.mail.services import ERASED_MAIL
 from threadline.parties.models import ContactPoint, Party
 from threadline.parties.privacy import erase_person
 from threadline.timeline.actors import Actor
@@ -99,3 +102,36 @@ def write_contacts(tmp_path: Path, rows: str) -> Path:
     path = tmp_path / "first.csv"
     path.write_text("name,email,notes\n" + rows, encoding="utf-8")
     return path
+
+
+@pytest.mark.parametrize("extra_rows", [0, 3])
+def test_another_file_naming_the_erased_person_by_email_leaves_them_out(
+    tmp_path, manager, extra_rows
+):
+    import_path(write_contacts(tmp_path, "Otto Keep,otto@example.com,\n"))
+    erase("Otto Keep", manager)
+    other = tmp_path / "other.csv"
+    rows = "".join(f"New {n},new{n}@example.com\n" for n in range(extra_rows))
+    other.write_text(
+        f"Full name,E-mail\nO. Keep,OTTO@example.com\n{rows}", encoding="utf-8"
+    )
+
+    report = import_path(other)
+
+    assert [(p.line, p.message) for p in report.problems] == [(2, ERASED_ROW)]
+    assert not ContactPoint.objects.filter(value="otto@example.com").exists()
+    assert report.rows_used == extra_rows
+
+
+def test_mail_of_an_erased_person_is_not_held_again(tmp_path, manager, make_party):
+    otto = make_party("Otto Keep", emails=["otto@example.com"])
+    erase_person(otto, Actor.for_user(manager), "Asked by phone")
+    mail = tmp_path / "mail.eml"
+    mail.write_bytes(
+        build_message(sender="Otto Keep <otto@example.com>", to="desk@example.org")
+    )
+
+    report = import_path(mail)
+
+    assert [p.message for p in report.problems] == [ERASED_MAIL]
+    assert not UnknownSender.objects.exists()

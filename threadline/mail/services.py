@@ -28,6 +28,7 @@ from threadline.mail.parsing import REPLY_PREFIX, Address, ParsedMessage
 from threadline.parties.models import ContactKind, ContactPoint, Party
 from threadline.parties.names import clean_text
 from threadline.parties.services import add_contact_point, create_party
+from threadline.parties.suppression import erased_among
 from threadline.threads.models import Thread, ThreadKind
 from threadline.threads.services import open_thread
 from threadline.timeline.actors import Actor
@@ -79,6 +80,12 @@ class Outcome:
     ignored: int = 0
 
 
+ERASED_MAIL = (
+    "not kept: it is from or to a person erased at their request, whose mail "
+    "is not taken in again"
+)
+
+
 def record_message(
     message: ParsedMessage,
     actor: Actor,
@@ -115,9 +122,17 @@ def record_message(
                 continue
             already.add(party.pk)
             _record_on(party, message, item.address, direction, actor, outcome)
-    for item in _counterparts(message, direction, own):
-        if item.address not in parties:
+    unknown = [
+        item
+        for item in _counterparts(message, direction, own)
+        if item.address not in parties
+    ]
+    erased = erased_among(item.address for item in unknown)
+    for item in unknown:
+        if item.address not in erased:
             _hold(item, message, origin, outcome)
+    if erased and not outcome.events and not outcome.held:
+        raise InvalidInput(ERASED_MAIL)
     return outcome
 
 
@@ -463,8 +478,6 @@ def _payload(message: ParsedMessage, direction: str) -> dict[str, object]:
 def _hold(
     address: Address, message: ParsedMessage, origin: str, outcome: Outcome
 ) -> None:
-    # Known gap: an erased person's mail imported again is held anew; the
-    # erasure keeps no trace of their address to recognise it by.
     sender, created = UnknownSender.objects.get_or_create(
         address=address.address, defaults={"name": address.name[:300]}
     )

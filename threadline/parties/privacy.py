@@ -38,6 +38,7 @@ from threadline.parties.models import (
     Tag,
 )
 from threadline.parties.names import clean_line, fold
+from threadline.parties.suppression import digests_of
 from threadline.search.models import SearchTerm
 from threadline.threads.models import Thread
 from threadline.timeline.actors import Actor, ActorKind
@@ -369,7 +370,11 @@ def erase_person(party: Party, actor: Actor, reason: str) -> dict[str, int]:
             Kind.ERASURE,
             "Personal data erased on request",
             actor=actor,
-            payload={"reason": text, "erased": counts},
+            payload={
+                "reason": text,
+                "erased": counts,
+                "suppressed": digests_of(traces.emails | traces.phones),
+            },
         )
         # Files are not rolled back with the database: removed once it holds,
         # and a file that cannot be removed leaves the erasure standing.

@@ -310,6 +310,8 @@ class ErasurePayload(Payload):
 
     reason: str = Field(min_length=1, max_length=500)
     erased: dict[str, int] = {}
+    # Digests of the person's emails and phones: parties/suppression.py.
+    suppressed: list[str] = []
 
 
 SCHEMAS: dict[str, type[Payload]] = {

@@ -27,6 +27,7 @@ from threadline.errors import InvalidInput
 from threadline.parties.models import ContactKind, ContactPoint, Party
 from threadline.parties.names import clean_line, clean_text
 from threadline.parties.services import create_party
+from threadline.parties.suppression import ERASED_ROW, erased_among
 from threadline.timeline.kinds import BookingPayload, Kind
 from threadline.timeline.models import Event
 from threadline.timeline.services import correct_event, latest_version, record_event
@@ -202,6 +203,8 @@ class _EventBooking:
             raise InvalidInput(HIDDEN_MATCH)
         if point is not None:
             party = point.party
+        elif erased_among([person.email]):
+            raise InvalidInput(ERASED_ROW)
         else:
             party = create_party(
                 self.writer.actor,

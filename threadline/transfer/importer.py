@@ -56,6 +56,7 @@ from threadline.parties.services import (
     set_tags,
     update_party,
 )
+from threadline.parties.suppression import ERASED_ROW, erased_among
 from threadline.timeline.bulk import NewEvent, prepare_event, record_prepared
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
@@ -102,10 +103,6 @@ logger = logging.getLogger(__name__)
 ARCHIVED_ROW = (
     "not imported: the customer this row describes was archived; bring them "
     "back with `threadline restore NAME`, or remove the row from the file"
-)
-ERASED_ROW = (
-    "not imported: the person this row describes was erased at their request, "
-    "so their data is not taken in again; remove the row from the file"
 )
 IDENTIFYING_FIELDS = frozenset(
     {"full_name", "given_name", "family_name", "email", "phone", "company"}
@@ -510,6 +507,11 @@ class ContactWriter:
         )
         known = {("key", key) for key in keyed.values_list("external_id", flat=True)}
         known |= {("key", key) for key in self.erased_keys(ids + hashes)}
+        if self.any_erased:
+            # Sent row by row, where find_person leaves them out.
+            values = {value for c in contacts for value in _values_of(c)}
+            for kind in (ContactKind.EMAIL, ContactKind.PHONE):
+                known |= {(kind, value) for value in erased_among(values)}
         for kind, values in (
             (ContactKind.EMAIL, {p.value for c in contacts for p in c.emails}),
             (ContactKind.PHONE, {p.value for c in contacts for p in c.phones}),
@@ -664,6 +666,8 @@ class ContactWriter:
             raise SkipRow(ERASED_ROW)
         known = self._known(contact.key)
         party = known or _matching_person(contact)
+        if party is None and self.any_erased and erased_among(_values_of(contact)):
+            raise SkipRow(ERASED_ROW)
         if party is not None:
             _open_to_importer(party)
         if known is not None and known.archived_at is not None:
@@ -694,8 +698,6 @@ class ContactWriter:
     def erased_keys(self, keys: list[str]) -> set[str]:
         """The row keys among `keys` that an earlier import wrote onto a
         person erased since, whose rows must not bring them back."""
-        # Shortcoming: another file naming them only by email creates them
-        # anew, since the erasure keeps no trace of their contact points.
         if not self.any_erased or not keys:
             return set()
         records = {f"{key}:import": key for key in keys}
@@ -994,6 +996,11 @@ def _current_of(parties: list[Party]) -> Party | None:
         if party.merged_into_id:
             return surviving_party(party.public_id)
     return None
+
+
+def _values_of(contact: Contact) -> list[str]:
+    """The row's normalised emails and phones."""
+    return [point.value for point in (*contact.emails, *contact.phones)]
 
 
 def _named(party: Party) -> str:
