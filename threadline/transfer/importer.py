@@ -507,17 +507,16 @@ class ContactWriter:
         )
         known = {("key", key) for key in keyed.values_list("external_id", flat=True)}
         known |= {("key", key) for key in self.erased_keys(ids + hashes)}
-        if self.any_erased:
-            # Sent row by row, where find_person leaves them out.
-            values = {value for c in contacts for value in _values_of(c)}
-            for kind in (ContactKind.EMAIL, ContactKind.PHONE):
-                known |= {(kind, value) for value in erased_among(values)}
         for kind, values in (
             (ContactKind.EMAIL, {p.value for c in contacts for p in c.emails}),
             (ContactKind.PHONE, {p.value for c in contacts for p in c.phones}),
         ):
             points = _people_with(kind, list(values)).values_list("value", flat=True)
             known |= {(kind, value) for value in points}
+            if self.any_erased:
+                # An erased person's address: row by row, where find_person
+                # leaves the row out.
+                known |= {(kind, value) for value in erased_among(values)}
         return known
 
     def _create_people(self, rows: list[tuple[int, Contact]]) -> None:
