@@ -91,14 +91,25 @@ def _converted(
         for index, convert in enumerate(converters)
         if convert is not None
     ]
+    # A batch shares one "now" across its rows: each column remembers its
+    # last time, so the same object is converted once, not once per row
+    # (times only: they cannot change in between, unlike a JSON payload).
+    last: list[tuple[Any, Any]] = [(None, None)] * len(converters)
     converted: list[Sequence[Any]] = []
     for row in rows:
         values = list(row)
         if len(values) != len(converters):
             raise ValueError(f"a row of {len(values)} values for {len(converters)}")
         for index, convert in changing:
-            if values[index] is not None:
-                values[index] = convert(values[index])
+            value = values[index]
+            if value is None:
+                continue
+            seen, result = last[index]
+            if value is not seen:
+                result = convert(value)
+                if isinstance(value, dt.date):
+                    last[index] = (value, result)
+            values[index] = result
         converted.append(values)
     return converted
 

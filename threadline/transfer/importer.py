@@ -464,7 +464,8 @@ class ContactWriter:
             if (
                 _batchable(contact)
                 and _organisation_key(contact.company) not in hidden
-                and not marks & (known | claimed)
+                and marks.isdisjoint(known)
+                and marks.isdisjoint(claimed)
             ):
                 pending.append((line, contact))
                 claimed |= marks
