@@ -14,6 +14,8 @@ EXTENSION = re.compile(
     r"\s*(?:(?:ext\.?|extension|x)\s*|#\s*|,+\s*)(?P<ext>\d{1,8})\s*$", re.IGNORECASE
 )
 
+NOT_DIGITS = re.compile(r"\D")
+
 
 @dataclass(frozen=True)
 class PhoneParts:
@@ -40,14 +42,14 @@ def normalise_phone(raw: str, region: str | None = None) -> PhoneParts:
     "1047") is kept with its digits and flagged, never dropped.
     """
     text = raw.strip()
-    digits = re.sub(r"\D", "", text)
+    digits = NOT_DIGITS.sub("", text)
     if not digits:
         raise InvalidInput(f"{text!r} is not a phone number: it has no digits.")
 
     extension = ""
     number_part = text
     match = EXTENSION.search(text)
-    if match and len(re.sub(r"\D", "", text[: match.start()])) >= 6:
+    if match and len(NOT_DIGITS.sub("", text[: match.start()])) >= 6:
         extension = match.group("ext")
         number_part = text[: match.start()]
 
@@ -77,7 +79,7 @@ def phone_search_keys(raw: str) -> list[str]:
     except InvalidInput:
         return []
     keys = [parts.value]
-    digits = re.sub(r"\D", "", text)
+    digits = NOT_DIGITS.sub("", text)
     if digits not in keys:
         keys.append(digits)
     return keys

@@ -26,6 +26,8 @@ MIN_PHONE_DIGITS = 3
 # of a number ("...0018") find it through the same prefix index.
 SUFFIX_MARK = "~"
 MIN_SUFFIX_DIGITS = 4
+WORD_BREAKS = re.compile(r"[\s,.;:_\-'\"()]+")
+NOT_DIGITS = re.compile(r"\D")
 
 
 def index_party(party: Party) -> None:
@@ -126,13 +128,17 @@ def _typed_phone_prefixes(text: str, digits: str) -> list[str]:
 
 
 def _name_terms(text: str) -> list[str]:
-    return [word for word in re.split(r"[\s,.;:_\-'\"()]+", fold(text)) if word]
+    return [word for word in WORD_BREAKS.split(fold(text)) if word]
 
 
 def _phone_terms(value: str) -> list[str]:
     """Digits of the full E.164 number and of the national number, so that a
-    number typed with or without its country code is found."""
-    digits = re.sub(r"\D", "", value)
+    number typed with or without its country code is found.
+
+    The reversed full number alone serves a search by last digits: the
+    national number ends it, so its reversal would only repeat a prefix.
+    """
+    digits = NOT_DIGITS.sub("", value)
     terms = [digits, SUFFIX_MARK + digits[::-1]]
     try:
         number = phonenumbers.parse(value, None)
@@ -143,8 +149,7 @@ def _phone_terms(value: str) -> list[str]:
     national_format = phonenumbers.format_number(
         number, phonenumbers.PhoneNumberFormat.NATIONAL
     )
-    terms.append(re.sub(r"\D", "", national_format))
-    terms.append(SUFFIX_MARK + national[::-1])
+    terms.append(NOT_DIGITS.sub("", national_format))
     return terms
 
 
