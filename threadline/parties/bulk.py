@@ -12,8 +12,9 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from django.db import transaction
@@ -31,11 +32,13 @@ from threadline.parties.services import (
     _validated_fields,
     require_linkable,
 )
-from threadline.search.services import index_new_parties
+from threadline.search.services import index_terms, party_terms
 from threadline.timeline.actors import Actor
 from threadline.timeline.bulk import (
+    EventDraft,
     NewEvent,
     PreparedEvent,
+    prepare_draft,
     prepare_event,
     record_prepared,
     require_all_visible,
@@ -154,14 +157,38 @@ class NewPoint:
         }
 
 
+_point_values = attrgetter(*(each.name for each in fields(NewPoint)))
+
+
 @dataclass
 class PreparedParty:
-    """A validated party and its contact points, not yet written."""
+    """A validated party, its contact points, its search keys and the
+    "created" profile change, not yet written."""
 
     party: Party
     points: list["NewPoint"]
     tags: list[str]
-    changes: list[dict[str, Any]]
+    terms: list[str]
+    # The "created" event, for a party that has no id yet.
+    created: EventDraft
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle the party as its column values: a row read ahead in
+        another process loads several times faster than a pickled model."""
+        values = tuple(getattr(self.party, name) for name, _ in _party_defaults())
+        points = [_point_values(point) for point in self.points]
+        return _prepared_from, (values, points, self.tags, self.terms, self.created)
+
+
+def _prepared_from(
+    values: tuple[Any, ...],
+    points: list[tuple[Any, ...]],
+    tags: list[str],
+    terms: list[str],
+    created: EventDraft,
+) -> PreparedParty:
+    points_back = [NewPoint(*point) for point in points]
+    return PreparedParty(Party(*values), points_back, tags, terms, created)
 
 
 def prepare_party(new: NewParty, now: dt.datetime | None = None) -> PreparedParty:
@@ -186,13 +213,32 @@ def prepare_party(new: NewParty, now: dt.datetime | None = None) -> PreparedPart
     )
     if party.owner_id:
         party.owner_changed_at = when
+    points = _points(new)
+    tags = [tag for tag in (clean_line(tag).lower()[:50] for tag in new.tags) if tag]
+    created = prepare_draft(
+        NewEvent(
+            party,
+            Kind.PROFILE_CHANGE,
+            f"Created {party.get_kind_display().lower()} {party.display_name}",
+            occurred_at=when,
+            payload={"changes": _created_changes(name, values, points, tags)},
+        )
+    )
+    terms = party_terms(party.display_name, [(p.kind, p.value) for p in points])
+    return PreparedParty(party, points, tags, terms, created)
+
+
+def _created_changes(
+    name: str, values: dict[str, Any], points: list["NewPoint"], tags: list[str]
+) -> list[dict[str, Any]]:
+    """What create_party's "created" event lists, in its order."""
     changes: list[dict[str, Any]] = [
         {"field": "display_name", "old": None, "new": name}
     ]
     changes += [_change_entry(key, None, value) for key, value in values.items()]
-    points = _points(new)
-    tags = [clean_line(tag).lower()[:50] for tag in new.tags]
-    return PreparedParty(party, points, [tag for tag in tags if tag], changes)
+    changes += [{"field": "contact_point", "new": point.ref()} for point in points]
+    changes += [{"field": "tag", "new": name} for name in tags]
+    return changes
 
 
 def _unsaved_party(**values: Any) -> Party:
@@ -254,14 +300,7 @@ def create_parties(actor: Actor, parties: Sequence[PreparedParty]) -> list[Party
     _insert_points(to_create, timezone.now())
     _tag_parties(to_create)
     _record_created(actor, to_create)
-    index_new_parties(
-        (
-            prepared.party.pk,
-            prepared.party.display_name,
-            [(point.kind, point.value) for point in prepared.points],
-        )
-        for prepared in to_create
-    )
+    index_terms((prepared.party.pk, prepared.terms) for prepared in to_create)
     logger.debug("Created %d parties in one batch", len(to_create))
     return result
 
@@ -363,6 +402,8 @@ def _points(new: NewParty) -> list[NewPoint]:
     """The party's contact points as _add_point would store them."""
     points: list[NewPoint] = []
     seen: set[tuple[str, str, str]] = set()
+    # Points come grouped by kind, so the first of a kind follows another.
+    kinds_seen: list[str] = []
     for kind, entries in (
         (ContactKind.EMAIL, new.emails),
         (ContactKind.PHONE, new.phones),
@@ -370,20 +411,22 @@ def _points(new: NewParty) -> list[NewPoint]:
     ):
         for entry in entries:
             point = _normalised(kind, entry)
-            if (kind, point.value[:500], point.extension) in seen:
+            key = (kind, point.value[:500], point.extension)
+            if key in seen:
                 continue
-            seen.add((kind, point.value[:500], point.extension))
             points.append(
                 NewPoint(
                     kind=kind,
                     raw=point.raw.strip()[:500],
-                    value=point.value[:500],
+                    value=key[1],
                     extension=point.extension,
                     dialable=point.dialable,
                     label=point.label.strip()[:50],
-                    is_primary=not any(known.kind == kind for known in points),
+                    is_primary=not kinds_seen or kinds_seen[-1] != kind,
                 )
             )
+            seen.add(key)
+            kinds_seen.append(kind)
     return points
 
 
@@ -421,10 +464,8 @@ def _existing(parties: Sequence[PreparedParty]) -> dict[tuple[str, str], Party]:
 def _insert_parties(parties: list[Party]) -> None:
     if not parties:
         return
-    Inserter(Party, PARTY_COLUMNS).insert(
-        tuple(getattr(party, _attribute(name)) for name in PARTY_COLUMNS)
-        for party in parties
-    )
+    values_of = attrgetter(*(_attribute(name) for name in PARTY_COLUMNS))
+    Inserter(Party, PARTY_COLUMNS).insert(values_of(party) for party in parties)
     _take_ids(Party, parties)
 
 
@@ -472,33 +513,12 @@ def _tag_parties(parties: list[PreparedParty]) -> None:
         for name in prepared.tags
     }
     Inserter(through, ("party", "tag")).insert(sorted(rows))
-    for prepared in parties:
-        prepared.changes += [{"field": "tag", "new": name} for name in prepared.tags]
 
 
 def _record_created(actor: Actor, parties: list[PreparedParty]) -> None:
-    events = []
-    for prepared in parties:
-        party = prepared.party
-        changes = prepared.changes[:1] + [
-            change for change in prepared.changes[1:] if change["field"] != "tag"
-        ]
-        changes += [
-            {"field": "contact_point", "new": point.ref()} for point in prepared.points
-        ]
-        changes += [change for change in prepared.changes if change["field"] == "tag"]
-        events.append(
-            prepare_event(
-                NewEvent(
-                    party,
-                    Kind.PROFILE_CHANGE,
-                    f"Created {party.get_kind_display().lower()} {party.display_name}",
-                    occurred_at=party.stage_changed_at,
-                    payload={"changes": changes},
-                )
-            )
-        )
-    record_prepared(actor, events)
+    record_prepared(
+        actor, [prepared.created.on(prepared.party.pk) for prepared in parties]
+    )
 
 
 def _attribute(column: str) -> str:

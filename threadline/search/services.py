@@ -49,11 +49,15 @@ def index_new_parties(
     Each party is given as (id, display name, its (kind, value) contact
     points); returns how many keys were written.
     """
-    rows = [
-        (party_id, term)
-        for party_id, name, points in parties
-        for term in party_terms(name, points)
-    ]
+    return index_terms(
+        (party_id, party_terms(name, points)) for party_id, name, points in parties
+    )
+
+
+def index_terms(parties: Iterable[tuple[int, Iterable[str]]]) -> int:
+    """Write search keys that party_terms gave for parties that have none
+    yet, in one statement; returns how many were written."""
+    rows = [(party_id, term) for party_id, terms in parties for term in terms]
     return Inserter(SearchTerm, ("party", "term")).insert(rows)
 
 

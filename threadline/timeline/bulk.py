@@ -76,8 +76,32 @@ class PreparedEvent:
         return (self.source, self.external_id) if self.external_id else None
 
 
+@dataclass(frozen=True)
+class EventDraft:
+    """A validated event for a party that is not saved yet."""
+
+    fields: dict[str, Any]
+    source: str
+    external_id: str
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # A frozen dataclass loads from a pickle through setattr, several
+        # times slower than through its constructor.
+        return EventDraft, (self.fields, self.source, self.external_id)
+
+    def on(self, party_id: int) -> PreparedEvent:
+        """The event on the party, saved since with this id."""
+        return PreparedEvent(party_id, self.fields, self.source, self.external_id)
+
+
 def prepare_event(new: NewEvent) -> PreparedEvent:
     """Validate one event as record_event would; raise InvalidInput if not."""
+    return prepare_draft(new).on(new.party.pk)
+
+
+def prepare_draft(new: NewEvent) -> EventDraft:
+    """Validate one event as record_event would, for a party that may not be
+    saved yet; raise InvalidInput if it is not valid."""
     fields = _validated_fields(
         new.party,
         new.kind,
@@ -89,7 +113,7 @@ def prepare_event(new: NewEvent) -> PreparedEvent:
     )
     if bool(new.source) != bool(new.external_id):
         raise InvalidInput("Give both a source and an external id, or neither.")
-    return PreparedEvent(new.party.pk, fields, new.source, new.external_id)
+    return EventDraft(fields, new.source, new.external_id)
 
 
 def record_events(actor: Actor, events: Sequence[NewEvent]) -> list[bool]:

@@ -1,0 +1,70 @@
+"""Preparing parties for the batch path, and carrying them between processes."""
+
+import datetime as dt
+import pickle
+
+import pytest
+
+from threadline.parties.bulk import NewParty, create_parties, prepare_party
+from threadline.parties.models import Party
+from threadline.search.models import SearchTerm
+from threadline.timeline.actors import Actor
+from threadline.timeline.kinds import Kind
+from threadline.timeline.models import Event
+
+pytestmark = pytest.mark.django_db
+
+WHEN = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+
+
+def new_person() -> NewParty:
+    return NewParty(
+        given_name="Zoë",
+        family_name="Okafor",
+        emails=["Zoe.Okafor@Example.com"],
+        phones=[("+44 20 7946 0018", "work")],
+        addresses=["1 Mill Lane, Leeds"],
+        tags=["VIP", " "],
+        source="import:people.csv",
+        external_id="id:7",
+        fields={"stage": "customer", "birthday": dt.date(1980, 5, 17)},
+    )
+
+
+def test_a_prepared_party_comes_back_from_a_pickle_as_it_went() -> None:
+    prepared = prepare_party(new_person(), WHEN)
+
+    back = pickle.loads(pickle.dumps(prepared))
+
+    fields = [field.attname for field in Party._meta.concrete_fields]
+    assert [getattr(back.party, name) for name in fields] == [
+        getattr(prepared.party, name) for name in fields
+    ]
+    assert back.party._state.adding
+    assert back.points == prepared.points
+    assert (back.tags, back.terms) == (prepared.tags, prepared.terms)
+    assert back.created == prepared.created
+
+
+def test_a_party_prepared_elsewhere_is_created_as_one_prepared_here() -> None:
+    prepared = pickle.loads(pickle.dumps(prepare_party(new_person(), WHEN)))
+
+    (party,) = create_parties(Actor.system("test"), [prepared])
+
+    party.refresh_from_db()
+    assert (party.display_name, party.stage) == ("Zoë Okafor", "customer")
+    assert party.created_at == WHEN
+    assert sorted(point.value for point in party.contact_points.all()) == [
+        "+442079460018",
+        "1 Mill Lane, Leeds",
+        "zoe.okafor@example.com",
+    ]
+    assert [tag.name for tag in party.tags.all()] == ["vip"]
+    created = Event.objects.get(party=party, kind=Kind.PROFILE_CHANGE)
+    assert created.occurred_at == WHEN
+    changed = [change["field"] for change in created.payload["changes"]]
+    assert changed == ["display_name", "stage", "birthday"] + ["contact_point"] * 3 + [
+        "tag"
+    ]
+    terms = set(SearchTerm.objects.filter(party=party).values_list("term", flat=True))
+    assert {"zoe", "okafor", "zoe.okafor@example.com", "2079460018"} <= terms
