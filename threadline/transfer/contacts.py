@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db.models import CharField
@@ -24,6 +25,9 @@ from threadline.parties.services import EARLIEST_BIRTHDAY
 from threadline.transfer.dates import DateProblem, parse_date, region_order
 from threadline.transfer.mapping import ADDRESS_PARTS, DATE_FIELDS, Target
 from threadline.transfer.spreadsheet import unneutralise
+
+if TYPE_CHECKING:
+    from threadline.transfer.importer import PreparedPerson
 
 # What exports write into a cell that has no value.
 EMPTY_MARKERS = frozenset({"null", "none", "n/a", "#n/a", "nil", "-"})
@@ -95,6 +99,9 @@ class Contact:
     photo: bytes = b""
     photo_type: str = ""
     warnings: list[str] = field(default_factory=list)
+    # The person the batch path would create for the row, prepared by the
+    # process that read it (importer.prepare_person); None if not prepared.
+    prepared: "PreparedPerson | str | None" = None
 
     @property
     def person_name(self) -> str:

@@ -57,7 +57,12 @@ from threadline.parties.services import (
     update_party,
 )
 from threadline.parties.suppression import ERASED_ROW, erased_among
-from threadline.timeline.bulk import NewEvent, prepare_event, record_prepared
+from threadline.timeline.bulk import (
+    EventDraft,
+    NewEvent,
+    prepare_draft,
+    record_prepared,
+)
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.timeline.services import record_event
@@ -360,7 +365,7 @@ class ContactWriter:
 
     def __init__(self, file_name: str, report: ImportReport, source: str = "") -> None:
         self.file_name = file_name
-        self.source = f"import:{source or file_name}"[:100]
+        self.source = source_label(file_name, source)
         self.actor = import_actor(file_name)
         self.organisations: dict[str, Party] = {}
         self.report = report
@@ -530,20 +535,20 @@ class ContactWriter:
             for line, contact in rows
         ]
         valid = [
-            (line, contact, party)
-            for line, contact, party in prepared
-            if not isinstance(party, str)
+            (line, contact, person)
+            for line, contact, person in prepared
+            if isinstance(person, PreparedPerson)
         ]
 
         people = self._create_with_organisations(
-            [(contact, party) for _, contact, party in valid], organisations
+            [(contact, person.party) for _, contact, person in valid], organisations
         )
         self._link_to_organisations([contact for _, contact, _ in valid], people)
         nouns, events = [], []
-        for (line, contact, _), party in zip(valid, people, strict=True):
-            for noun, event in self._row_events(line, contact, party):
+        for (_, contact, person), party in zip(valid, people, strict=True):
+            for noun, draft in self._drafts_on(party, contact, person):
                 nouns.append(noun)
-                events.append(prepare_event(event))
+                events.append(draft.on(party.pk))
         for noun, created in zip(
             nouns, record_prepared(self.actor, events), strict=True
         ):
@@ -553,8 +558,9 @@ class ContactWriter:
             if isinstance(outcome, str):
                 self.report.problem(line, outcome, skipped=True)
                 continue
+            assert outcome is not None
             self._count("person")
-            self._count("contact point", len(outcome.points))
+            self._count("contact point", len(outcome.party.points))
             self.report.rows_used += 1
             for warning in contact.warnings:
                 self.report.problem(line, warning, skipped=False)
@@ -564,7 +570,7 @@ class ContactWriter:
         contact: Contact,
         organisations: dict[str, PreparedParty | str],
         now: dt.datetime,
-    ) -> PreparedParty | str:
+    ) -> "PreparedPerson | str | None":
         """The person of a row, validated, or why write would refuse the row:
         first its new organisation's fault, as write creates that first."""
         name = _organisation_key(contact.company)
@@ -573,9 +579,24 @@ class ContactWriter:
                 organisations[name] = _prepared_or_fault(
                     _new_organisation(contact.company, name, self.source), now
                 )
-            if isinstance(organisations[name], str):
-                return organisations[name]
-        return _prepared_or_fault(_new_party(contact, self.source), now)
+            organisation = organisations[name]
+            if isinstance(organisation, str):
+                return organisation
+        if contact.prepared is not None:
+            return contact.prepared
+        return prepare_person(contact, self.file_name, self.source, now)
+
+    def _drafts_on(
+        self, party: Party, contact: Contact, person: "PreparedPerson"
+    ) -> list[tuple[str, EventDraft]]:
+        """The row's events as prepared, or prepared again for a party other
+        than the one prepared (one created before with the row's key)."""
+        if party is person.party.party:
+            return person.events
+        return [
+            (noun, prepare_draft(event))
+            for noun, event in _row_events(self.file_name, self.source, contact, party)
+        ]
 
     def _create_with_organisations(
         self,
@@ -619,40 +640,6 @@ class ContactWriter:
         ]
         add_relationships(self.actor, links)
         self._count("relationship", len(links))
-
-    def _row_events(
-        self, line: int, contact: Contact, party: Party
-    ) -> list[tuple[str, NewEvent]]:
-        """The note and import record write() adds to a new person."""
-        events = []
-        if contact.notes:
-            events.append(
-                (
-                    "note",
-                    NewEvent(
-                        party,
-                        Kind.NOTE,
-                        _note_summary(contact.notes),
-                        source=self.source,
-                        external_id=f"{contact.key}:note",
-                        body=contact.notes,
-                    ),
-                )
-            )
-        events.append(
-            (
-                "import record",
-                NewEvent(
-                    party,
-                    Kind.IMPORT,
-                    f"Imported from {self.file_name}, line {line}",
-                    source=self.source,
-                    external_id=f"{contact.key}:import",
-                    payload={"file": self.file_name, "row": line},
-                ),
-            )
-        )
-        return events
 
     def find_person(self, contact: Contact) -> Party | None:
         """The person a row describes: by the Threadline id of a customer
@@ -1030,6 +1017,77 @@ def _marks(contact: Contact) -> set[tuple[str, str]]:
     marks |= {(ContactKind.EMAIL, point.value) for point in contact.emails}
     marks |= {(ContactKind.PHONE, point.value) for point in contact.phones}
     return marks
+
+
+def source_label(file_name: str, source: str = "") -> str:
+    """What an import writes as its records' source: the system the file
+    came from, or else the file's name."""
+    return f"import:{source or file_name}"[:100]
+
+
+@dataclass
+class PreparedPerson:
+    """The person the batch path creates for a row, with the note and import
+    record it adds to them, all validated: made where the row is read."""
+
+    party: PreparedParty
+    events: list[tuple[str, EventDraft]]
+
+
+def prepare_person(
+    contact: Contact, file_name: str, source: str, now: dt.datetime | None = None
+) -> PreparedPerson | str | None:
+    """The person the batch path would create for a row of the file, or why
+    it would refuse the row; None for a row that write() takes on its own.
+
+    `source` is the import's source_label. Needs nothing from the database.
+    """
+    if not _batchable(contact):
+        return None
+    prepared = _prepared_or_fault(_new_party(contact, source), now or timezone.now())
+    if isinstance(prepared, str):
+        return prepared
+    events = _row_events(file_name, source, contact, prepared.party)
+    try:
+        drafts = [(noun, prepare_draft(event)) for noun, event in events]
+    except InvalidInput as error:
+        return error.message.rstrip(".")
+    return PreparedPerson(prepared, drafts)
+
+
+def _row_events(
+    file_name: str, source: str, contact: Contact, party: Party
+) -> list[tuple[str, NewEvent]]:
+    """The note and import record write() adds to a new person."""
+    events = []
+    if contact.notes:
+        events.append(
+            (
+                "note",
+                NewEvent(
+                    party,
+                    Kind.NOTE,
+                    _note_summary(contact.notes),
+                    source=source,
+                    external_id=f"{contact.key}:note",
+                    body=contact.notes,
+                ),
+            )
+        )
+    events.append(
+        (
+            "import record",
+            NewEvent(
+                party,
+                Kind.IMPORT,
+                f"Imported from {file_name}, line {contact.line}",
+                source=source,
+                external_id=f"{contact.key}:import",
+                payload={"file": file_name, "row": contact.line},
+            ),
+        )
+    )
+    return events
 
 
 def _new_party(contact: Contact, source: str) -> NewParty:
