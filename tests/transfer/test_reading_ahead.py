@@ -70,6 +70,7 @@ def read_ahead(monkeypatch: pytest.MonkeyPatch, settings) -> None:
     """Build every table's contacts in a child that takes over at row 3, in
     chunks of 4 rows, in Britain; the child must get the region from here."""
     monkeypatch.setattr(reading_ahead, "AHEAD_FROM_ROWS", 1)
+    monkeypatch.setattr(reading_ahead, "CPUS", 2)
     monkeypatch.setattr(reading_ahead, "HANDOVER_ROWS", 3)
     monkeypatch.setattr(reading_ahead, "CHUNK_ROWS", 4)
     settings.DEFAULT_REGION = "GB"

@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 # Below this many rows the child's start costs more than it saves.
 AHEAD_FROM_ROWS = 3000
+# With one CPU the child would only take turns with the parent.
+CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 # Rows per message: few enough to start writing soon, enough to send cheaply.
 CHUNK_ROWS = 250
 # Chunks the child builds ahead of the parent: more than a write batch.
@@ -74,11 +76,12 @@ class ReaderStopped(ThreadlineError):
 def built_contacts(table: Table, plan: Plan) -> Iterator[Pairs]:
     """Give the table's rows as (line, contact) pairs, in the file's order.
 
-    A large table's contacts are built in a child process, stopped when the
-    block ends; the errors of reading and building are raised here as they
-    would be without one. Raises ReaderStopped if the child dies.
+    A large table's contacts are built in a child process, when there is a
+    CPU to spare, stopped when the block ends; the errors of reading and
+    building are raised here as they would be without one. Raises
+    ReaderStopped if the child dies.
     """
-    if table.row_count < AHEAD_FROM_ROWS:
+    if table.row_count < AHEAD_FROM_ROWS or CPUS < 2:
         yield _built_here(table.rows(), plan)
         return
 
