@@ -334,7 +334,8 @@ def import_contacts(
     shown = progress or NoProgress()
 
     shown.start(table.row_count, table.path.name)
-    # The rows are read first: a child process reading them starts meanwhile.
+    # Reading starts first, so that a child process building the rows starts
+    # up while a dry run's copy of the database is made.
     with built_contacts(table, plan) as rows, import_transaction(dry_run):
         writer = ContactWriter(table.path.name, report, source)
         if bulk:

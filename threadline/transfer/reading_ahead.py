@@ -200,6 +200,12 @@ class _Child:
         """Have the child build the rows after the first `built`, and yield
         them as they come."""
         self.connection.send(built)
+        logger.debug(
+            "Process %s builds the rows of %s after the first %d",
+            self.process.pid,
+            self.file_name,
+            built,
+        )
         while True:
             message = self._received()
             if message[0] == DONE:
