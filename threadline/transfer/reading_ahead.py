@@ -8,7 +8,8 @@ thread of a multi-threaded server, where forking is unsafe.
 
 A spawned child needs about a second to start Python and Django, so the
 parent builds rows itself meanwhile and hands over at the row it reached:
-the child reads past the rows before it. A small table starts no child.
+the child reads past the rows before it. A small table starts no child, nor
+does a machine with one CPU.
 
 The child sends contacts a chunk at a time, as tuples of plain values that
 load several times faster than pickled dataclasses, and stops building when
