@@ -66,7 +66,7 @@ from threadline.timeline.bulk import (
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.timeline.services import record_event
-from threadline.transfer.contacts import Contact, Point, build_contact
+from threadline.transfer.contacts import Contact, Point
 from threadline.transfer.mapping import (
     Mapping,
     Target,
@@ -79,6 +79,7 @@ from threadline.transfer.mapping import (
 from threadline.transfer.models import ImportRun, RunStatus
 from threadline.transfer.progress import NoProgress, Progress
 from threadline.transfer.reading import DELIMITER_NAMES, DELIMITERS, Table, open_table
+from threadline.transfer.reading_ahead import built_contacts
 from threadline.transfer.report import ImportReport
 from threadline.transfer.runs import (
     RunProgress,
@@ -338,11 +339,10 @@ def import_contacts(
     shown = progress or NoProgress()
 
     shown.start(table.row_count, table.path.name)
-    with import_transaction(dry_run):
+    # Reading starts first, so that a child process building the rows starts
+    # up while a dry run's copy of the database is made.
+    with built_contacts(table, plan) as rows, import_transaction(dry_run):
         writer = ContactWriter(table.path.name, report, source)
-        rows = (
-            (line, build_contact(line, cells, plan)) for line, cells in table.rows()
-        )
         if bulk:
             write_batches(_counted(rows, report), writer, report, shown)
         else:
