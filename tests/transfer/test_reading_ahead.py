@@ -96,8 +96,8 @@ def child_pids(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     pids: list[int] = []
     start = reading_ahead._Child.start.__func__
 
-    def recorded(cls, table: Table, plan: list) -> object:
-        child = start(cls, table, plan)
+    def recorded(cls, table: Table, plan: list, prepare: object = None) -> object:
+        child = start(cls, table, plan, prepare)
         pids.append(child.process.pid)
         return child
 

@@ -18,6 +18,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -339,9 +340,18 @@ def import_contacts(
     shown = progress or NoProgress()
 
     shown.start(table.row_count, table.path.name)
+    prepare = (
+        partial(
+            prepare_person,
+            file_name=table.path.name,
+            source=source_label(table.path.name, source),
+        )
+        if bulk
+        else None
+    )
     # Reading starts first, so that a child process building the rows starts
     # up while a dry run's copy of the database is made.
-    with built_contacts(table, plan) as rows, import_transaction(dry_run):
+    with built_contacts(table, plan, prepare) as rows, import_transaction(dry_run):
         writer = ContactWriter(table.path.name, report, source)
         if bulk:
             write_batches(_counted(rows, report), writer, report, shown)

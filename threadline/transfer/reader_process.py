@@ -5,6 +5,7 @@ up; this module imports none of Threadline's models, and the work arrives
 pickled, to be loaded once Django is ready.
 """
 
+import gc
 import pickle
 import signal
 import traceback
@@ -48,9 +49,20 @@ def run(connection: Connection, work: bytes) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         django.setup()
+        _collect_less_often()
         task = pickle.loads(work)
     except Exception as error:
         # Whatever keeps the process from starting, the parent reads instead.
         connection.send((FAILED, ChildFailure.of(error)))
         return
     task(connection)
+
+
+def _collect_less_often() -> None:
+    """Collect garbage as an import's writer does (writing.fewer_collections):
+    the objects of the setup are frozen out of collections, and the youngest
+    generation waits for more allocations, for the rest of this process."""
+    from threadline.transfer.writing import IMPORT_COLLECTION_THRESHOLD
+
+    gc.freeze()
+    gc.set_threshold(IMPORT_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])

@@ -23,7 +23,7 @@ import os
 import pickle
 import queue
 import threading
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import tzinfo
@@ -65,6 +65,7 @@ STOP_SECONDS = 5.0
 
 Pairs = Iterator[tuple[int, Contact]]
 Plan = list[Target | None]
+Prepare = Callable[[Contact], Any]
 
 
 class ReaderStopped(ThreadlineError):
@@ -74,19 +75,25 @@ class ReaderStopped(ThreadlineError):
 
 
 @contextmanager
-def built_contacts(table: Table, plan: Plan) -> Iterator[Pairs]:
+def built_contacts(
+    table: Table, plan: Plan, prepare: Prepare | None = None
+) -> Iterator[Pairs]:
     """Give the table's rows as (line, contact) pairs, in the file's order.
 
     A large table's contacts are built in a child process, when there is a
     CPU to spare, stopped when the block ends; the errors of reading and
     building are raised here as they would be without one. Raises
     ReaderStopped if the child dies.
+
+    The child also sets each contact's `prepared` to what `prepare` (a
+    function that pickles, needing no database) gives for it; the rows built
+    here are left for the writer to prepare.
     """
     if table.row_count < AHEAD_FROM_ROWS or CPUS < 2:
         yield _built_here(table.rows(), plan)
         return
 
-    child = _Child.start(table, plan)
+    child = _Child.start(table, plan, prepare)
     try:
         yield _handed_over(table, plan, child)
     finally:
@@ -135,12 +142,20 @@ class _Child:
         self.stopped = False
 
     @classmethod
-    def start(cls, table: Table, plan: Plan) -> "_Child | None":
+    def start(
+        cls, table: Table, plan: Plan, prepare: Prepare | None = None
+    ) -> "_Child | None":
         """Start a child for the table; None, and a warning, if none starts."""
         context = multiprocessing.get_context("spawn")
         connection, child_end = context.Pipe()
         work = partial(
-            _build_in_child, table, plan, _read_settings(), CHUNK_ROWS, AHEAD_CHUNKS
+            _build_in_child,
+            table,
+            plan,
+            prepare,
+            _read_settings(),
+            CHUNK_ROWS,
+            AHEAD_CHUNKS,
         )
         process = context.Process(
             target=reader_process.run,
@@ -280,6 +295,7 @@ def _read_settings() -> tuple[dict[str, Any], tzinfo]:
 def _build_in_child(
     table: Table,
     plan: Plan,
+    prepare: Prepare | None,
     read_settings: tuple[dict[str, Any], tzinfo],
     chunk_rows: int,
     ahead_chunks: int,
@@ -302,8 +318,11 @@ def _build_in_child(
     sender = _Sender(connection, ahead_chunks)
     try:
         pairs = _built_here(islice(table.rows(), start, None), plan)
-        while chunk := [packed(contact) for _, contact in islice(pairs, chunk_rows)]:
-            sender.send((ROWS, chunk))
+        while chunk := [contact for _, contact in islice(pairs, chunk_rows)]:
+            if prepare is not None:
+                for contact in chunk:
+                    contact.prepared = prepare(contact)
+            sender.send((ROWS, [packed(contact) for contact in chunk]))
         sender.send((DONE,))
     except Exception as error:
         # The parent raises it, as if it had read the row itself.
