@@ -92,7 +92,7 @@ def _converted(
         if convert is not None
     ]
     # A batch shares one "now" across its rows: each column remembers its
-    # last time, so the same object is converted once, not once per row
+    # last time, so the same moment is converted once, not once per row
     # (times only: they cannot change in between, unlike a JSON payload).
     last: list[tuple[Any, Any]] = [(None, None)] * len(converters)
     converted: list[Sequence[Any]] = []
@@ -105,13 +105,19 @@ def _converted(
             if value is None:
                 continue
             seen, result = last[index]
-            if value is not seen:
+            if not _same_time(value, seen):
                 result = convert(value)
                 if isinstance(value, dt.date):
                     last[index] = (value, result)
             values[index] = result
         converted.append(values)
     return converted
+
+
+def _same_time(value: Any, seen: Any) -> bool:
+    """Say whether a value is the time remembered, of the same type: a date
+    and the midnight that starts it are written differently."""
+    return value is seen or (type(value) is type(seen) and value == seen)
 
 
 def _concrete(model: type[models.Model], name: str) -> "models.Field[Any, Any]":

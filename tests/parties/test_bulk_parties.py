@@ -5,9 +5,12 @@ import pickle
 
 import pytest
 
+from threadline.parties import contact_points
 from threadline.parties.bulk import NewParty, create_parties, prepare_party
-from threadline.parties.models import Party
+from threadline.parties.contact_points import normalise_phone
+from threadline.parties.models import ContactKind, Party
 from threadline.search.models import SearchTerm
+from threadline.search.services import party_terms
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
@@ -68,3 +71,24 @@ def test_a_party_prepared_elsewhere_is_created_as_one_prepared_here() -> None:
     ]
     terms = set(SearchTerm.objects.filter(party=party).values_list("term", flat=True))
     assert {"zoe", "okafor", "zoe.okafor@example.com", "2079460018"} <= terms
+
+
+@pytest.mark.parametrize(
+    ("typed", "region"),
+    [
+        ("020 7946 0018", "GB"),
+        ("06 6988 1234", "IT"),
+        ("(212) 555-0143", "US"),
+        ("+49 30 901820 ext. 12", "DE"),
+        ("1047", "GB"),
+    ],
+)
+def test_a_phone_just_read_has_the_search_keys_of_one_parsed_afresh(
+    typed: str, region: str
+) -> None:
+    value = normalise_phone(typed, region).value
+    remembered = party_terms("", [(ContactKind.PHONE, value)])
+
+    contact_points._RECENT_NUMBERS.clear()
+
+    assert party_terms("", [(ContactKind.PHONE, value)]) == remembered

@@ -15,6 +15,9 @@ EXTENSION = re.compile(
 )
 
 NOT_DIGITS = re.compile(r"\D")
+# Numbers lately parsed, by their E.164 value: enough for a batch of rows.
+RECENT_NUMBERS = 4096
+_RECENT_NUMBERS: dict[str, phonenumbers.PhoneNumber] = {}
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,34 @@ def normalise_phone(raw: str, region: str | None = None) -> PhoneParts:
         return PhoneParts(raw=text, value=digits, extension="", dialable=False)
 
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    _remember(e164, number)
     return PhoneParts(
         raw=text,
         value=e164,
         extension=extension or (number.extension or ""),
         dialable=True,
     )
+
+
+def parsed_number(e164: str) -> phonenumbers.PhoneNumber | None:
+    """The number a stored E.164 value stands for; None if it is not one."""
+    number = _RECENT_NUMBERS.get(e164)
+    if number is not None:
+        return number
+    try:
+        return phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _remember(e164: str, number: phonenumbers.PhoneNumber) -> None:
+    """Keep a number just parsed for parsed_number, which the search keys of
+    a new customer ask for next: parsing is most of the work of both."""
+    if number.extension:
+        return
+    if len(_RECENT_NUMBERS) >= RECENT_NUMBERS:
+        _RECENT_NUMBERS.clear()
+    _RECENT_NUMBERS[e164] = number
 
 
 def phone_search_keys(raw: str) -> list[str]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from threadline.accounts.models import User
 from threadline.errors import InvalidInput, NotFound
 from threadline.inserts import Inserter
-from threadline.parties.contact_points import phone_search_keys
+from threadline.parties.contact_points import parsed_number, phone_search_keys
 from threadline.parties.models import ContactKind, Party, PartyQuerySet
 from threadline.parties.names import fold
 from threadline.search.models import SearchTerm
@@ -144,9 +144,8 @@ def _phone_terms(value: str) -> list[str]:
     """
     digits = NOT_DIGITS.sub("", value)
     terms = [digits, SUFFIX_MARK + digits[::-1]]
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
+    number = parsed_number(value)
+    if number is None:
         return terms
     national = str(number.national_number)
     terms.append(national)

@@ -342,7 +342,7 @@ def import_contacts(
     shown.start(table.row_count, table.path.name)
     prepare = (
         partial(
-            prepare_person,
+            prepare_people,
             file_name=table.path.name,
             source=source_label(table.path.name, source),
         )
@@ -1063,6 +1063,14 @@ def prepare_person(
     except InvalidInput as error:
         return error.message.rstrip(".")
     return PreparedPerson(prepared, drafts)
+
+
+def prepare_people(contacts: list[Contact], file_name: str, source: str) -> None:
+    """Set each contact's `prepared` to its prepare_person, at one moment, as
+    a batch written at once is created."""
+    now = timezone.now()
+    for contact in contacts:
+        contact.prepared = prepare_person(contact, file_name, source, now)
 
 
 def _row_events(

@@ -65,7 +65,7 @@ STOP_SECONDS = 5.0
 
 Pairs = Iterator[tuple[int, Contact]]
 Plan = list[Target | None]
-Prepare = Callable[[Contact], Any]
+Prepare = Callable[[list[Contact]], None]
 
 
 class ReaderStopped(ThreadlineError):
@@ -85,9 +85,9 @@ def built_contacts(
     building are raised here as they would be without one. Raises
     ReaderStopped if the child dies.
 
-    The child also sets each contact's `prepared` to what `prepare` (a
-    function that pickles, needing no database) gives for it; the rows built
-    here are left for the writer to prepare.
+    The child also hands each chunk of contacts it builds to `prepare` (a
+    function that pickles and needs no database), which sets what it can of
+    them in advance; the rows built here are left for the writer to prepare.
     """
     if table.row_count < AHEAD_FROM_ROWS or CPUS < 2:
         yield _built_here(table.rows(), plan)
@@ -320,8 +320,7 @@ def _build_in_child(
         pairs = _built_here(islice(table.rows(), start, None), plan)
         while chunk := [contact for _, contact in islice(pairs, chunk_rows)]:
             if prepare is not None:
-                for contact in chunk:
-                    contact.prepared = prepare(contact)
+                prepare(chunk)
             sender.send((ROWS, [packed(contact) for contact in chunk]))
         sender.send((DONE,))
     except Exception as error:
