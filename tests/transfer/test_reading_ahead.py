@@ -247,6 +247,28 @@ def test_a_killed_child_stops_the_rows_with_a_clear_error(
     assert_gone(pid)
 
 
+def test_a_stuck_child_stops_the_rows_with_a_clear_error(
+    contacts_file, read_ahead, monkeypatch, child_pids
+):
+    monkeypatch.setattr(reading_ahead, "HANDOVER_ROWS", 0)
+    monkeypatch.setattr(reading_ahead, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(reading_ahead, "STALL_SECONDS", 1.0)
+    opened = open_table(contacts_file)
+    table = StallingTable(**{name: getattr(opened, name) for name in vars(opened)})
+    plan = plan_columns(table.header, None, table)
+
+    with pytest.raises(ReaderStopped) as raised, built_contacts(table, plan) as pairs:
+        for _ in pairs:
+            pass
+
+    assert raised.value.message == (
+        "Reading contacts.csv stopped: the process reading it sent nothing for 1 "
+        "seconds and was ended. Run the import again to import the rest."
+    )
+    [pid] = child_pids
+    assert_gone(pid)
+
+
 def test_a_child_that_cannot_start_leaves_the_rows_to_this_process(
     contacts_file, read_ahead, monkeypatch, handovers, caplog
 ):

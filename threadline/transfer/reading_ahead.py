@@ -63,6 +63,9 @@ HANDOVER_ROWS: int | None = None
 # The settings that building a contact reads, besides the current time zone.
 READ_SETTINGS = ("DEFAULT_REGION",)
 STOP_SECONDS = 5.0
+# A chunk takes the child well under a second; one that takes this long
+# means the child is stuck, and the import stops rather than wait forever.
+STALL_SECONDS = 300.0
 
 Pairs = Iterator[tuple[int, Contact]]
 Plan = list[Target | None]
@@ -236,6 +239,12 @@ class _Child:
 
     def _received(self) -> tuple[Any, ...]:
         try:
+            if not self.connection.poll(STALL_SECONDS):
+                raise ReaderStopped(
+                    f"Reading {self.file_name} stopped: the process reading it "
+                    f"sent nothing for {STALL_SECONDS:.0f} seconds and was ended. "
+                    "Run the import again to import the rest."
+                )
             message: tuple[Any, ...] = self.connection.recv()
         except (EOFError, OSError) as error:
             raise ReaderStopped(
