@@ -53,6 +53,14 @@ def test_unknown_and_ambiguous_queries_fail_clearly(make_party):
         run("jane")
 
 
+def test_a_number_two_customers_share_asks_for_an_email_or_name(make_party):
+    make_party("Jane Example", phones=["+1 202 555 0143"])
+    make_party("John Example", phones=["+1 202 555 0143"])
+
+    with pytest.raises(CommandError, match="They share this number; use an email"):
+        run("(202) 555-0143")
+
+
 def test_bad_as_of_date_is_explained(make_party):
     make_party("Jane Example")
 

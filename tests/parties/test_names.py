@@ -2,8 +2,10 @@
 fold accents so that a name is found however it is typed."""
 
 import unicodedata
+from importlib import import_module
 
 import pytest
+from django.apps import apps
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +18,7 @@ from threadline.parties.names import (
     fold,
 )
 from threadline.parties.services import create_party, update_party
+from threadline.search.models import SearchTerm
 from threadline.search.services import search_parties
 from threadline.timeline.actors import Actor
 from threadline.transfer.importer import import_path
@@ -129,6 +132,11 @@ def test_sorting_ignores_accents_and_case():
         ("ελενη", "Ελένη Παπαδοπούλου"),
         ("иван", "Иван Петрович Сидоров"),
         ("山田", "山田 太郎"),
+        ("O'Brien", "Mei O'Brien"),
+        ("mei o’brien", "Mei O'Brien"),
+        ("O'Connor", "Siobhán O’Connor"),
+        ("smith-jones", "Anne Smith-Jones"),
+        ("St. John", "Anne St John"),
     ],
 )
 def test_search_finds_a_name_however_its_accents_are_typed(owner, typed, name):
@@ -183,3 +191,18 @@ def test_ascii_text_is_cleaned_and_folded_as_any_text_is(text: str) -> None:
     assert clean_line(text) == " ".join(spaced.split())
     assert clean_text(text) == kept.strip()
     assert fold(text) == " ".join(text.casefold().split())
+
+
+@pytest.mark.django_db
+def test_a_name_saved_before_curly_apostrophes_parted_words_is_found(owner):
+    party = create_party(ACTOR, display_name_text="Siobhán O’Connor")
+    SearchTerm.objects.filter(party=party).delete()
+    SearchTerm.objects.create(party=party, term="o’connor")
+    migration = import_module(
+        "threadline.search.migrations.0002_split_names_at_curly_apostrophes"
+    )
+
+    migration.split_at_apostrophes(apps, None)
+
+    found = search_parties(owner, "O'Connor").values_list("display_name", flat=True)
+    assert list(found) == ["Siobhán O’Connor"]

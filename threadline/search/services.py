@@ -26,7 +26,9 @@ MIN_PHONE_DIGITS = 3
 # of a number ("...0018") find it through the same prefix index.
 SUFFIX_MARK = "~"
 MIN_SUFFIX_DIGITS = 4
-WORD_BREAKS = re.compile(r"[\s,.;:_\-'\"()]+")
+# What parts the words of a name, stored and typed alike: "O'Brien" and
+# "O’Brien" are the words "o" and "brien", "Smith-Jones" is two words.
+WORD_BREAKS = re.compile(r"[\s,.;:_\-'\"()\u2018\u2019\u02bc]+")
 NOT_DIGITS = re.compile(r"\D")
 
 
@@ -117,7 +119,7 @@ def query_keys(query: str) -> list[list[str]]:
         and not re.search(r"[^\d\s()+\-./]", text)
     ):
         return [_typed_phone_prefixes(text, digits)]
-    return [[word] for word in fold(text).split()]
+    return [[word] for word in _name_terms(text)]
 
 
 def _typed_phone_prefixes(text: str, digits: str) -> list[str]:
@@ -183,9 +185,18 @@ def find_one_party(
     names = "; ".join(_describe(party) for party in matches[:10])
     more = " and more" if len(matches) > 10 else ""
     raise InvalidInput(
-        f"{query!r} matches several customers: {names}{more}. "
-        "Use an email or phone number to pick one."
+        f"{query!r} matches several customers: {names}{more}. {_narrowing_hint(query)}"
     )
+
+
+def _narrowing_hint(query: str) -> str:
+    """How to name one of several customers, by what the query was."""
+    if "@" in query:
+        return "They share this email; use a phone number or a full name to pick one."
+    keys = query_keys(query)
+    if len(keys) == 1 and keys[0][0].isdigit():
+        return "They share this number; use an email or a full name to pick one."
+    return "Use an email or phone number to pick one."
 
 
 def _archived_hint(keys: list[list[str]], user: User | None) -> str:
