@@ -180,3 +180,17 @@ def test_as_of_shows_an_entry_removed_later(
 
     assert "Call later removed" in then
     assert "Call later removed" not in today
+
+
+def test_a_note_whose_text_is_its_summary_shows_it_once(
+    signed_in: Callable[[User], Client], staff: User, jane: Party
+) -> None:
+    actor = Actor.for_user(staff)
+    record_event(jane, "note", "Gate code 4411", actor=actor, body="Gate code 4411")
+    record_event(jane, "note", "Prefers mornings", actor=actor, body="Not Mondays.")
+
+    page = _page(signed_in(staff), jane)
+
+    assert page.count("Gate code 4411") == 1
+    assert "Prefers mornings" in page
+    assert "Not Mondays." in page
