@@ -1,13 +1,13 @@
 """Staff users, their roles and teams."""
 
-import uuid
-
 from django.contrib.auth.models import (
     AbstractBaseUser,
     BaseUserManager,
     PermissionsMixin,
 )
 from django.db import models
+
+from threadline.public_ids import new_public_id
 
 
 class Role(models.TextChoices):
@@ -37,7 +37,7 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractBaseUser, PermissionsMixin):
     """A member of staff who signs in; deactivated, never deleted."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=200, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF)
@@ -77,7 +77,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 class Team(models.Model):
     """A named group of users that a restricted party can be opened to."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)
     members = models.ManyToManyField(User, related_name="teams", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,9 +1,9 @@
 """Follow-ups: promises to act, with a due time and an assignee."""
 
-import uuid
-
 from django.conf import settings
 from django.db import models
+
+from threadline.public_ids import new_public_id
 
 
 class FollowUpStatus(models.TextChoices):
@@ -15,7 +15,7 @@ class FollowUpStatus(models.TextChoices):
 class FollowUp(models.Model):
     """A promise to do something for a party by a given time."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     party = models.ForeignKey(
         "parties.Party", on_delete=models.PROTECT, related_name="follow_ups"
     )

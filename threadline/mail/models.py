@@ -1,9 +1,9 @@
 """Mail: synced mailboxes and their health, and senders waiting for triage."""
 
-import uuid
-
 from django.conf import settings
 from django.db import models
+
+from threadline.public_ids import new_public_id
 
 
 class Mailbox(models.Model):
@@ -13,7 +13,7 @@ class Mailbox(models.Model):
     when the server announces another validity the folder is read again.
     """
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     name = models.CharField(max_length=50, unique=True)
     host = models.CharField(max_length=255, blank=True)
     username = models.CharField(max_length=255, blank=True)
@@ -62,7 +62,7 @@ class UnknownSender(models.Model):
     ignore it (the messages are dropped and later ones are not kept).
     """
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     address = models.CharField(max_length=320, unique=True)
     name = models.CharField(max_length=300, blank=True)
     status = models.CharField(

@@ -32,6 +32,7 @@ from threadline.parties.services import (
     _validated_fields,
     require_linkable,
 )
+from threadline.public_ids import new_public_id
 from threadline.search.services import index_terms, party_terms
 from threadline.timeline.actors import Actor
 from threadline.timeline.bulk import (
@@ -142,7 +143,7 @@ class NewPoint:
     dialable: bool
     label: str
     is_primary: bool
-    public_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    public_id: uuid.UUID = field(default_factory=new_public_id)
 
     def ref(self) -> dict[str, Any]:
         """The point as a profile change names it, like _point_ref."""

@@ -1,13 +1,12 @@
 """Parties, their contact points, relationships, tags and pinned facts."""
 
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
 from threadline.accounts.models import User
 from threadline.parties.contact_points import format_phone
+from threadline.public_ids import new_public_id
 
 
 class PartyKind(models.TextChoices):
@@ -73,7 +72,7 @@ class PartyQuerySet(models.QuerySet["Party"]):
 class Party(models.Model):
     """A person or organisation the business deals with."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     kind = models.CharField(
         max_length=16, choices=PartyKind.choices, default=PartyKind.PERSON
     )
@@ -173,7 +172,7 @@ class ContactPoint(models.Model):
     an E.164 phone, a one-line address); `raw` keeps what was typed.
     """
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     party = models.ForeignKey(
         Party, on_delete=models.CASCADE, related_name="contact_points"
     )
@@ -225,7 +224,7 @@ class RelationshipQuerySet(models.QuerySet["Relationship"]):
 class Relationship(models.Model):
     """A typed, dated link from one party to another."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     from_party = models.ForeignKey(
         Party, on_delete=models.CASCADE, related_name="relationships_out"
     )
@@ -261,7 +260,7 @@ class FactCategory(models.TextChoices):
 class PinnedFact(models.Model):
     """Something everyone must know and no one should ask again."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     party = models.ForeignKey(
         Party, on_delete=models.CASCADE, related_name="pinned_facts"
     )
@@ -307,7 +306,7 @@ class DuplicateCandidate(models.Model):
     keeps that status and is never proposed again.
     """
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     first = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="+")
     second = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="+")
     score = models.PositiveSmallIntegerField()

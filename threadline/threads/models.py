@@ -1,10 +1,10 @@
 """Threads: an ongoing piece of business with a party, and its status."""
 
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from threadline.public_ids import new_public_id
 
 
 class ThreadKind(models.TextChoices):
@@ -35,7 +35,7 @@ OPEN_STATUSES = (
 class Thread(models.Model):
     """An enquiry, quote, job, booking or complaint that groups events."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     party = models.ForeignKey(
         "parties.Party", on_delete=models.PROTECT, related_name="threads"
     )

@@ -21,6 +21,7 @@ from django.utils import timezone
 from threadline.errors import InvalidInput, NotFound
 from threadline.inserts import Inserter, Updater
 from threadline.parties.models import Party
+from threadline.public_ids import new_public_id
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import CONTACT_KINDS, Kind
 from threadline.timeline.models import Event
@@ -141,7 +142,7 @@ def record_prepared(actor: Actor, events: Sequence[PreparedEvent]) -> list[bool]
             recorded.add(event.key)
         created.append(is_new)
         if is_new:
-            fresh.append((event, uuid.uuid4()))
+            fresh.append((event, new_public_id()))
 
     stored = _insert(actor, fresh)
     if stored != len(fresh):

@@ -1,12 +1,12 @@
 """The timeline: immutable events, one row per thing that happened."""
 
-import uuid
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
+from threadline.public_ids import new_public_id
 from threadline.timeline.actors import ActorKind
 from threadline.timeline.kinds import Kind
 
@@ -37,7 +37,7 @@ class Event(models.Model):
     whose `corrects` points at it; the history keeps both.
     """
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     party = models.ForeignKey(
         "parties.Party", on_delete=models.PROTECT, related_name="events"
     )

@@ -1,9 +1,9 @@
 """The history of imports: what each real run read, created and undid."""
 
-import uuid
-
 from django.conf import settings
 from django.db import models
+
+from threadline.public_ids import new_public_id
 
 
 class RunStatus(models.TextChoices):
@@ -23,7 +23,7 @@ class ImportRun(models.Model):
     run behind.
     """
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=new_public_id, unique=True, editable=False)
     file = models.CharField(max_length=300)
     # csv, xlsx, vcard, icalendar, email, dataset or archive.
     format = models.CharField(max_length=20, blank=True)

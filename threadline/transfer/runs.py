@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from threadline.accounts.models import User
+from threadline.public_ids import new_public_id
 from threadline.timeline.actors import Actor
 from threadline.transfer.models import ImportRun, RunStatus
 from threadline.transfer.progress import Progress
@@ -71,7 +72,7 @@ def start_run(
     """
     started_at = timezone.now()
     run = ImportRun.objects.create(
-        public_id=public_id or uuid.uuid4(),
+        public_id=public_id or new_public_id(),
         file=file[:300],
         format=format,
         mapping="automatic",
