@@ -2,18 +2,63 @@
 
 bulk_create builds a model object per row and converts every value through
 its field on each call; for an import of a million rows that costs more than
-the insert itself. An Inserter looks up each column's conversion once and
-hands plain tuples to the driver's executemany, on SQLite and PostgreSQL.
+the insert itself. A RowForm looks up each column's conversion once and
+turns plain tuples into the values the database driver takes; an Inserter
+hands such tuples to the driver's executemany, on SQLite and PostgreSQL.
+
+Rows can be put in the driver's form where they are prepared, even in a
+process with no database connection (the conversions read only settings):
+those values are plain text, numbers and times, which cross between
+processes cheaply, and the writer inserts them as they are.
 """
 
 import datetime as dt
+import json
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection, models
 
 logger = logging.getLogger(__name__)
+
+Convert = Callable[[Any], Any]
+
+
+class RowForm:
+    """Turns rows of one model's columns, in `columns` order, into the
+    values the database driver takes."""
+
+    def __init__(self, model: type[models.Model], columns: Sequence[str]) -> None:
+        self.fields = [_concrete(model, name) for name in columns]
+        self.changing = [
+            (index, convert)
+            for index, field in enumerate(self.fields)
+            if (convert := _converter(field)) is not None
+        ]
+        # A batch shares one "now" across its rows: each time column
+        # remembers its last time, so the same moment is converted once, not
+        # once per row (times only: they cannot change in between, unlike a
+        # JSON payload).
+        self.last: dict[int, tuple[Any, Any]] = {}
+
+    def of(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        """The row's values in the driver's form."""
+        values = list(row)
+        if len(values) != len(self.fields):
+            raise ValueError(f"a row of {len(values)} values for {len(self.fields)}")
+        for index, convert in self.changing:
+            value = values[index]
+            if value is None:
+                continue
+            seen, result = self.last.get(index, (None, None))
+            if not _same_time(value, seen):
+                result = convert(value)
+                if isinstance(value, dt.date):
+                    self.last[index] = (value, result)
+            values[index] = result
+        return tuple(values)
 
 
 class Inserter:
@@ -31,26 +76,29 @@ class Inserter:
         *,
         ignore_conflicts: bool = False,
     ) -> None:
-        self.fields = [_concrete(model, name) for name in columns]
+        self.form = RowForm(model, columns)
         quote = connection.ops.quote_name
-        names = ", ".join(quote(_column(field)) for field in self.fields)
-        marks = ", ".join(["%s"] * len(self.fields))
+        names = ", ".join(quote(_column(field)) for field in self.form.fields)
+        marks = ", ".join(["%s"] * len(self.form.fields))
         conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
         self.sql = (
             f"INSERT INTO {quote(model._meta.db_table)} ({names}) "
             f"VALUES ({marks}){conflict}"
         )
-        self.converters = [_converter(field) for field in self.fields]
 
     def insert(self, rows: Iterable[Sequence[Any]]) -> int:
         """Insert the rows; return how many the database stored."""
-        converted = _converted(self.converters, rows)
-        if not converted:
+        return self.insert_formed([self.form.of(row) for row in rows])
+
+    def insert_formed(self, rows: Sequence[Sequence[Any]]) -> int:
+        """Insert rows already in the driver's form (RowForm.of); return how
+        many the database stored."""
+        if not rows:
             return 0
         with connection.cursor() as cursor:
-            cursor.executemany(self.sql, converted)
+            cursor.executemany(self.sql, rows)
             stored = cursor.rowcount
-        logger.debug("Inserted %d of %d rows: %s", stored, len(converted), self.sql)
+        logger.debug("Inserted %d of %d rows: %s", stored, len(rows), self.sql)
         return stored
 
 
@@ -64,54 +112,22 @@ class Updater:
     def __init__(
         self, model: type[models.Model], columns: Sequence[str], *, where: str
     ) -> None:
-        self.fields = [_concrete(model, name) for name in (*columns, where)]
+        self.form = RowForm(model, (*columns, where))
         quote = connection.ops.quote_name
+        fields = self.form.fields
         assignments = ", ".join(
-            f"{quote(_column(field))} = %s" for field in self.fields[:-1]
+            f"{quote(_column(field))} = %s" for field in fields[:-1]
         )
         self.sql = (
             f"UPDATE {quote(model._meta.db_table)} SET {assignments} "
-            f"WHERE {quote(_column(self.fields[-1]))} = %s"
+            f"WHERE {quote(_column(fields[-1]))} = %s"
         )
-        self.converters = [_converter(field) for field in self.fields]
 
     def update(self, rows: Iterable[Sequence[Any]]) -> None:
-        converted = _converted(self.converters, rows)
+        converted = [self.form.of(row) for row in rows]
         if converted:
             with connection.cursor() as cursor:
                 cursor.executemany(self.sql, converted)
-
-
-def _converted(
-    converters: list[Callable[[Any], Any] | None], rows: Iterable[Sequence[Any]]
-) -> list[Sequence[Any]]:
-    """The rows with each converted column's values in the driver's form."""
-    changing = [
-        (index, convert)
-        for index, convert in enumerate(converters)
-        if convert is not None
-    ]
-    # A batch shares one "now" across its rows: each column remembers its
-    # last time, so the same moment is converted once, not once per row
-    # (times only: they cannot change in between, unlike a JSON payload).
-    last: list[tuple[Any, Any]] = [(None, None)] * len(converters)
-    converted: list[Sequence[Any]] = []
-    for row in rows:
-        values = list(row)
-        if len(values) != len(converters):
-            raise ValueError(f"a row of {len(values)} values for {len(converters)}")
-        for index, convert in changing:
-            value = values[index]
-            if value is None:
-                continue
-            seen, result = last[index]
-            if not _same_time(value, seen):
-                result = convert(value)
-                if isinstance(value, dt.date):
-                    last[index] = (value, result)
-            values[index] = result
-        converted.append(values)
-    return converted
 
 
 def _same_time(value: Any, seen: Any) -> bool:
@@ -133,8 +149,13 @@ def _column(field: "models.Field[Any, Any]") -> str:
     return field.column
 
 
-def _converter(field: Any) -> Callable[[Any], Any] | None:
-    """The driver form of a field's values; None where it is the value."""
+def _converter(field: Any) -> Convert | None:
+    """The driver form of a field's values; None where it is the value.
+
+    Ids and JSON go as text on every database: PostgreSQL reads a uuid or
+    a jsonb column's value from its text, and text is what crosses between
+    processes most cheaply.
+    """
     ops = connection.ops
     if isinstance(field, models.DateTimeField):
         if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
@@ -143,12 +164,10 @@ def _converter(field: Any) -> Callable[[Any], Any] | None:
     if isinstance(field, models.DateField):
         return ops.adapt_datefield_value
     if isinstance(field, models.UUIDField):
-        if connection.features.has_native_uuid_field:
-            return None
         return _uuid_hex
     if isinstance(field, models.JSONField):
         encoder = field.encoder
-        return lambda value: ops.adapt_json_value(value, encoder)
+        return lambda value: json.dumps(value, cls=encoder)
     if isinstance(field, models.DecimalField):
         return lambda value: field.get_db_prep_save(value, connection)
     return None
@@ -162,5 +181,6 @@ def _utc_text(value: Any) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _uuid_hex(value: Any) -> Any:
-    return value.hex if value is not None else None
+def _uuid_hex(value: Any) -> str:
+    """An id as 32 hex digits, given as a UUID or as its text."""
+    return (value if isinstance(value, uuid.UUID) else uuid.UUID(value)).hex

@@ -6,24 +6,35 @@ contact points (normalised, the first of each kind primary), tags, "created"
 profile change and search keys; only the writing is batched, a few
 statements for the whole batch instead of a dozen per party. Relationships
 likewise get the rows and "linked" events add_relationship writes.
+
+A prepared party is the rows it will store, already in the database
+driver's form, so that it can be prepared in another process (an import
+reads and prepares its rows in one while it writes in another) and written
+here with nothing left to convert.
 """
 
 import datetime as dt
+import enum
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import cache
-from operator import attrgetter
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from threadline.errors import InvalidInput
-from threadline.inserts import Inserter
+from threadline.inserts import Inserter, RowForm
 from threadline.parties.contact_points import normalise_email, normalise_phone
-from threadline.parties.models import ContactKind, ContactPoint, Party, Relationship
+from threadline.parties.models import (
+    ContactKind,
+    ContactPoint,
+    Party,
+    PartyKind,
+    Relationship,
+)
 from threadline.parties.names import clean_line, display_name, fold
 from threadline.parties.services import (
     _change_entry,
@@ -83,9 +94,9 @@ RELATIONSHIP_COLUMNS = (
     "created_at",
     "updated_at",
 )
+# The party comes last: it is added when the party has been written.
 POINT_COLUMNS = (
     "public_id",
-    "party",
     "kind",
     "label",
     "raw",
@@ -96,6 +107,10 @@ POINT_COLUMNS = (
     "is_service_site",
     "created_at",
     "updated_at",
+    "party",
+)
+_SOURCE, _EXTERNAL_ID, _TIME_ZONE = (
+    PARTY_COLUMNS.index(name) for name in ("source", "external_id", "time_zone")
 )
 
 
@@ -157,80 +172,126 @@ class NewPoint:
             "service_site": False,
         }
 
-
-_point_values = attrgetter(*(each.name for each in fields(NewPoint)))
+    def row(self, when: dt.datetime) -> tuple[Any, ...]:
+        """Its POINT_COLUMNS but the party, in the driver's form."""
+        return _point_form().of(
+            (
+                self.public_id,
+                self.kind,
+                self.label,
+                self.raw,
+                self.value,
+                self.extension,
+                self.dialable,
+                self.is_primary,
+                False,
+                when,
+                when,
+                None,
+            )
+        )[:-1]
 
 
 @dataclass
 class PreparedParty:
-    """A validated party, its contact points, its search keys and the
-    "created" profile change, not yet written."""
+    """A validated party as the rows it stores, in the driver's form: its
+    PARTY_COLUMNS, its contact points' POINT_COLUMNS but the party, its
+    tags, its search keys and its "created" profile change. `pk` is set
+    when it has been written."""
 
-    party: Party
-    points: list["NewPoint"]
+    row: tuple[Any, ...]
+    points: list[tuple[Any, ...]]
     tags: list[str]
     terms: list[str]
-    # The "created" event, for a party that has no id yet.
     created: EventDraft
+    pk: int | None = None
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Pickle the party as its column values: a row read ahead in
-        another process loads several times faster than a pickled model."""
-        values = tuple(getattr(self.party, name) for name, _ in _party_defaults())
-        points = [_point_values(point) for point in self.points]
-        return _prepared_from, (values, points, self.tags, self.terms, self.created)
+        # Through the constructor: several times faster to load than the
+        # attributes one by one.
+        return PreparedParty, (
+            self.row,
+            self.points,
+            self.tags,
+            self.terms,
+            self.created,
+        )
 
+    @property
+    def public_id(self) -> str:
+        """Its public id, as 32 hex digits."""
+        return str(self.row[0])
 
-def _prepared_from(
-    values: tuple[Any, ...],
-    points: list[tuple[Any, ...]],
-    tags: list[str],
-    terms: list[str],
-    created: EventDraft,
-) -> PreparedParty:
-    points_back = [NewPoint(*point) for point in points]
-    return PreparedParty(Party(*values), points_back, tags, terms, created)
+    @property
+    def key(self) -> tuple[str, str] | None:
+        """Its (source, external id), which no other party has; None if it
+        has no external id."""
+        external_id = self.row[_EXTERNAL_ID]
+        return (self.row[_SOURCE], external_id) if external_id else None
+
+    @property
+    def time_zone(self) -> str:
+        """Its time zone's name; empty for the business's."""
+        return str(self.row[_TIME_ZONE])
+
+    @property
+    def written_pk(self) -> int:
+        """Its primary key, once written."""
+        if self.pk is None:
+            raise ValueError(f"party {self.public_id} has not been written")
+        return self.pk
 
 
 def prepare_party(new: NewParty, now: dt.datetime | None = None) -> PreparedParty:
-    """Validate one party as create_party would; raise InvalidInput if not."""
+    """Validate one party as create_party would; raise InvalidInput if not.
+
+    Needs no database connection.
+    """
     name = display_name(new.given_name, new.family_name, new.display_name_text)
     if not name:
         raise InvalidInput("Give the customer a name.", field="display_name")
     values = _validated_fields(dict(new.fields))
     when = now or timezone.now()
 
-    party = _unsaved_party(
-        display_name=name[:300],
-        given_name=clean_line(new.given_name)[:150],
-        family_name=clean_line(new.family_name)[:150],
-        sort_name=fold(name)[:300],
-        stage_changed_at=when,
-        source=new.source,
-        external_id=new.external_id,
-        created_at=when,
-        updated_at=when,
+    owner = values.get("owner")
+    columns = {
+        **_column_defaults(),
         **values,
-    )
-    if party.owner_id:
-        party.owner_changed_at = when
+        "public_id": new_public_id(),
+        "display_name": name[:300],
+        "given_name": clean_line(new.given_name)[:150],
+        "family_name": clean_line(new.family_name)[:150],
+        "sort_name": fold(name)[:300],
+        "stage_changed_at": when,
+        "owner": owner.pk if owner is not None else None,
+        "owner_changed_at": when if owner is not None else None,
+        "source": new.source,
+        "external_id": new.external_id,
+        "created_at": when,
+        "updated_at": when,
+    }
     points = _points(new)
     tags = [tag for tag in (clean_line(tag).lower()[:50] for tag in new.tags) if tag]
+    kind = PartyKind(columns["kind"]).label
     created = prepare_draft(
         NewEvent(
-            party,
+            None,
             Kind.PROFILE_CHANGE,
-            f"Created {party.get_kind_display().lower()} {party.display_name}",
+            f"Created {str(kind).lower()} {columns['display_name']}",
             occurred_at=when,
             payload={"changes": _created_changes(name, values, points, tags)},
-        )
+        ),
+        party_time_zone=columns["time_zone"],
     )
-    terms = party_terms(party.display_name, [(p.kind, p.value) for p in points])
-    return PreparedParty(party, points, tags, terms, created)
+    terms = party_terms(columns["display_name"], [(p.kind, p.value) for p in points])
+    row = _party_form().of([columns[column] for column in PARTY_COLUMNS])
+    return PreparedParty(
+        row, [point.row(when) for point in points], tags, terms, created
+    )
 
 
 def _created_changes(
-    name: str, values: dict[str, Any], points: list["NewPoint"], tags: list[str]
+    name: str, values: dict[str, Any], points: list[NewPoint], tags: list[str]
 ) -> list[dict[str, Any]]:
     """What create_party's "created" event lists, in its order."""
     changes: list[dict[str, Any]] = [
@@ -242,68 +303,69 @@ def _created_changes(
     return changes
 
 
-def _unsaved_party(**values: Any) -> Party:
-    """Party(**values), through the positional form the ORM uses for rows it
-    reads: a batch of a thousand pays once for finding each field's default.
-    A related object, such as an owner, takes the keyword form."""
-    if "owner" in values:
-        return Party(**values)
-    row = [
-        values.pop(name) if name in values else make() if callable(make) else make
-        for name, make in _party_defaults()
-    ]
-    if values:
-        raise TypeError(f"Party has no field {next(iter(values))!r}")
-    return Party(*row)
+@cache
+def _column_defaults() -> dict[str, Any]:
+    """Each of PARTY_COLUMNS with the value a new party has unless told,
+    as plain values (a choice's text, not its member)."""
+    defaults = {}
+    for column in PARTY_COLUMNS:
+        model_field = Party._meta.get_field(column)
+        assert isinstance(model_field, models.Field)
+        made_anew = model_field.has_default() and callable(model_field.default)
+        value = None if made_anew else model_field.get_default()
+        defaults[column] = value.value if isinstance(value, enum.Enum) else value
+    return defaults
 
 
 @cache
-def _party_defaults() -> tuple[tuple[str, Any], ...]:
-    """Each column's attribute and its default: a value, or a function
-    called once per party (a new public id)."""
-    return tuple(
-        (
-            field.attname,
-            field.default
-            if field.has_default() and callable(field.default)
-            else field.get_default(),
-        )
-        for field in Party._meta.concrete_fields
-    )
+def _party_form() -> RowForm:
+    return RowForm(Party, PARTY_COLUMNS)
 
 
-def create_parties(actor: Actor, parties: Sequence[PreparedParty]) -> list[Party]:
-    """Create validated parties; a (source, external id) seen before returns
+@cache
+def _point_form() -> RowForm:
+    return RowForm(ContactPoint, POINT_COLUMNS)
+
+
+def create_parties(actor: Actor, parties: Sequence[PreparedParty]) -> list[int]:
+    """Create validated parties; a (source, external id) seen before gives
     the party created first, as create_party does.
 
-    Returns the parties in the order given, with their primary keys.
+    Returns the parties' primary keys, in the order given.
     """
     actor.require_write()
     existing = _existing(parties)
-    fresh: dict[tuple[str, str], Party] = {}
+    first: dict[tuple[str, str], PreparedParty] = {}
     to_create: list[PreparedParty] = []
-    result: list[Party] = []
     for prepared in parties:
-        party = prepared.party
-        key = (party.source, party.external_id)
-        if party.external_id and key in existing:
-            result.append(existing[key])
+        key = prepared.key
+        if key is not None and (key in existing or key in first):
             continue
-        if party.external_id and key in fresh:
-            result.append(fresh[key])
-            continue
-        if party.external_id:
-            fresh[key] = party
+        if key is not None:
+            first[key] = prepared
         to_create.append(prepared)
-        result.append(party)
 
-    _insert_parties([prepared.party for prepared in to_create])
-    _insert_points(to_create, timezone.now())
+    _insert_parties(to_create)
+    _insert_points(to_create)
     _tag_parties(to_create)
     _record_created(actor, to_create)
-    index_terms((prepared.party.pk, prepared.terms) for prepared in to_create)
+    index_terms((prepared.written_pk, prepared.terms) for prepared in to_create)
     logger.debug("Created %d parties in one batch", len(to_create))
-    return result
+    return [_pk_of(prepared, existing, first) for prepared in parties]
+
+
+def _pk_of(
+    prepared: PreparedParty,
+    existing: dict[tuple[str, str], int],
+    first: dict[tuple[str, str], PreparedParty],
+) -> int:
+    key = prepared.key
+    if prepared.pk is not None or key is None:
+        pk = prepared.pk
+    else:
+        pk = existing[key] if key in existing else first[key].pk
+    assert pk is not None
+    return pk
 
 
 @dataclass(frozen=True)
@@ -377,7 +439,12 @@ def _insert_relationships(relationships: list[Relationship]) -> None:
         )
         for link in relationships
     )
-    _take_ids(Relationship, relationships)
+    ids = _ids_by_public_id(
+        Relationship, [link.public_id.hex for link in relationships]
+    )
+    for link in relationships:
+        link.pk = ids[link.public_id.hex]
+        link._state.adding = False
 
 
 def _linked(
@@ -417,7 +484,7 @@ def _points(new: NewParty) -> list[NewPoint]:
                 continue
             points.append(
                 NewPoint(
-                    kind=kind,
+                    kind=kind.value,
                     raw=point.raw.strip()[:500],
                     value=key[1],
                     extension=point.extension,
@@ -446,61 +513,42 @@ def _normalised(kind: str, entry: PointInput) -> Normalised:
     return Normalised(text, " ".join(text.split()), label)
 
 
-def _existing(parties: Sequence[PreparedParty]) -> dict[tuple[str, str], Party]:
-    keys = {
-        (prepared.party.source, prepared.party.external_id)
-        for prepared in parties
-        if prepared.party.external_id
-    }
-    found: dict[tuple[str, str], Party] = {}
+def _existing(parties: Sequence[PreparedParty]) -> dict[tuple[str, str], int]:
+    """The primary keys of the parties stored already under the keys of
+    `parties`."""
+    keys = {prepared.key for prepared in parties if prepared.key is not None}
+    found: dict[tuple[str, str], int] = {}
     for source in {source for source, _ in keys}:
         wanted = [
             external_id for key_source, external_id in keys if key_source == source
         ]
-        for party in Party.objects.filter(source=source, external_id__in=wanted):
-            found[(source, party.external_id)] = party
+        stored = Party.objects.filter(source=source, external_id__in=wanted)
+        for external_id, pk in stored.values_list("external_id", "pk"):
+            found[(source, external_id)] = pk
     return found
 
 
-def _insert_parties(parties: list[Party]) -> None:
+def _insert_parties(parties: list[PreparedParty]) -> None:
     if not parties:
         return
-    values_of = attrgetter(*(_attribute(name) for name in PARTY_COLUMNS))
-    Inserter(Party, PARTY_COLUMNS).insert(values_of(party) for party in parties)
-    _take_ids(Party, parties)
+    Inserter(Party, PARTY_COLUMNS).insert_formed([prepared.row for prepared in parties])
+    ids = _ids_by_public_id(Party, [prepared.public_id for prepared in parties])
+    for prepared in parties:
+        prepared.pk = ids[prepared.public_id]
 
 
-def _take_ids(model: type[Party] | type[Relationship], rows: Sequence[Any]) -> None:
-    """Give inserted rows the primary keys the database chose, found by
-    their public ids, as if the ORM had saved them."""
-    ids = dict(
-        model.objects.filter(public_id__in=[row.public_id for row in rows]).values_list(
-            "public_id", "pk"
-        )
-    )
-    for row in rows:
-        row.pk = ids[row.public_id]
-        row._state.adding = False
+def _ids_by_public_id(
+    model: type[Party] | type[Relationship], public_ids: list[str]
+) -> dict[str, int]:
+    """The primary keys the database chose for inserted rows, by their
+    public ids as 32 hex digits."""
+    rows = model.objects.filter(public_id__in=public_ids).values_list("public_id", "pk")
+    return {public_id.hex: pk for public_id, pk in rows}
 
 
-def _insert_points(parties: list[PreparedParty], now: dt.datetime) -> None:
-    Inserter(ContactPoint, POINT_COLUMNS).insert(
-        (
-            point.public_id,
-            prepared.party.pk,
-            point.kind,
-            point.label,
-            point.raw,
-            point.value,
-            point.extension,
-            point.dialable,
-            point.is_primary,
-            False,
-            now,
-            now,
-        )
-        for prepared in parties
-        for point in prepared.points
+def _insert_points(parties: list[PreparedParty]) -> None:
+    Inserter(ContactPoint, POINT_COLUMNS).insert_formed(
+        [(*point, prepared.pk) for prepared in parties for point in prepared.points]
     )
 
 
@@ -509,19 +557,12 @@ def _tag_parties(parties: list[PreparedParty]) -> None:
     tags = {name: tag for name in sorted(names) if (tag := _tag(name)) is not None}
     through = Party.tags.through
     rows = {
-        (prepared.party.pk, tags[name].pk)
-        for prepared in parties
-        for name in prepared.tags
+        (prepared.pk, tags[name].pk) for prepared in parties for name in prepared.tags
     }
     Inserter(through, ("party", "tag")).insert(sorted(rows))
 
 
 def _record_created(actor: Actor, parties: list[PreparedParty]) -> None:
     record_prepared(
-        actor, [prepared.created.on(prepared.party.pk) for prepared in parties]
+        actor, [prepared.created.on(prepared.written_pk) for prepared in parties]
     )
-
-
-def _attribute(column: str) -> str:
-    """The model attribute holding a column's value: foreign keys by id."""
-    return f"{column}_id" if column in ("owner", "party") else column

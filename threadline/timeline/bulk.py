@@ -9,17 +9,17 @@ interaction and awaiting reply refreshed once, by the same rules.
 
 import datetime as dt
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from django.db.models import Max, Q
 from django.utils import timezone
 
 from threadline.errors import InvalidInput, NotFound
-from threadline.inserts import Inserter, Updater
+from threadline.inserts import Inserter, RowForm, Updater
 from threadline.parties.models import Party
 from threadline.public_ids import new_public_id
 from threadline.timeline.actors import Actor
@@ -29,31 +29,36 @@ from threadline.timeline.services import _validated_fields
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = (
+# What an event draft holds, in the driver's form, and what its writing
+# adds: the columns of the insert, in this order.
+DRAFT_COLUMNS = (
     "public_id",
-    "party",
     "kind",
     "occurred_at",
     "occurred_tz",
-    "recorded_at",
     "summary",
     "body",
     "payload",
     "direction",
     "scheduled_for",
-    "actor_kind",
-    "actor_user",
-    "actor_label",
     "source",
     "external_id",
+)
+WRITTEN_COLUMNS = ("party", "recorded_at", "actor_kind", "actor_user", "actor_label")
+_KIND, _SOURCE, _EXTERNAL_ID = (
+    DRAFT_COLUMNS.index(name) for name in ("kind", "source", "external_id")
 )
 
 
 @dataclass(frozen=True)
 class NewEvent:
-    """One event to record, with the arguments record_event takes."""
+    """One event to record, with the arguments record_event takes.
 
-    party: Party
+    `party` is None for a party prepared but not saved yet; its time zone
+    is then given to prepare_draft.
+    """
+
+    party: Party | None
     kind: str
     summary: str
     source: str = ""
@@ -64,47 +69,67 @@ class NewEvent:
 
 
 @dataclass(frozen=True)
-class PreparedEvent:
-    """A validated event, its stored fields ready to be written."""
-
-    party_id: int
-    fields: dict[str, Any]
-    source: str
-    external_id: str
-
-    @property
-    def key(self) -> tuple[str, str] | None:
-        return (self.source, self.external_id) if self.external_id else None
-
-
-@dataclass(frozen=True)
 class EventDraft:
-    """A validated event for a party that is not saved yet."""
+    """A validated event, as the row it stores (DRAFT_COLUMNS in the
+    database driver's form), for a party that may not be saved yet."""
 
-    fields: dict[str, Any]
-    source: str
-    external_id: str
+    row: tuple[Any, ...]
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # A frozen dataclass loads from a pickle through setattr, several
         # times slower than through its constructor.
-        return EventDraft, (self.fields, self.source, self.external_id)
+        return EventDraft, (self.row,)
 
-    def on(self, party_id: int) -> PreparedEvent:
+    @property
+    def kind(self) -> str:
+        return str(self.row[_KIND])
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        """Its (source, external id), which no other event has; None if it
+        has no external id."""
+        external_id = self.row[_EXTERNAL_ID]
+        return (self.row[_SOURCE], external_id) if external_id else None
+
+    @property
+    def public_id(self) -> str:
+        return str(self.row[0])
+
+    def on(self, party_id: int) -> "PreparedEvent":
         """The event on the party, saved since with this id."""
-        return PreparedEvent(party_id, self.fields, self.source, self.external_id)
+        return PreparedEvent(party_id, self)
+
+
+@dataclass(frozen=True)
+class PreparedEvent:
+    """A validated event on a saved party, ready to be written."""
+
+    party_id: int
+    draft: EventDraft
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        return self.draft.key
+
+
+@cache
+def _draft_form() -> RowForm:
+    return RowForm(Event, DRAFT_COLUMNS)
 
 
 def prepare_event(new: NewEvent) -> PreparedEvent:
-    """Validate one event as record_event would; raise InvalidInput if not."""
+    """Validate one event on a saved party as record_event would; raise
+    InvalidInput if it is not valid."""
+    assert new.party is not None
     return prepare_draft(new).on(new.party.pk)
 
 
-def prepare_draft(new: NewEvent) -> EventDraft:
+def prepare_draft(new: NewEvent, party_time_zone: str = "") -> EventDraft:
     """Validate one event as record_event would, for a party that may not be
-    saved yet; raise InvalidInput if it is not valid."""
+    saved yet (of time zone `party_time_zone`); raise InvalidInput if it is
+    not valid. Needs no database connection."""
     fields = _validated_fields(
-        new.party,
+        new.party.time_zone if new.party is not None else party_time_zone,
         new.kind,
         new.summary,
         new.occurred_at,
@@ -114,7 +139,20 @@ def prepare_draft(new: NewEvent) -> EventDraft:
     )
     if bool(new.source) != bool(new.external_id):
         raise InvalidInput("Give both a source and an external id, or neither.")
-    return EventDraft(fields, new.source, new.external_id)
+    row = (
+        new_public_id(),
+        str(fields["kind"]),
+        fields["occurred_at"],
+        fields["occurred_tz"],
+        fields["summary"],
+        fields["body"],
+        fields["payload"],
+        fields["direction"],
+        fields["scheduled_for"],
+        new.source,
+        new.external_id,
+    )
+    return EventDraft(_draft_form().of(row))
 
 
 def record_events(actor: Actor, events: Sequence[NewEvent]) -> list[bool]:
@@ -124,7 +162,7 @@ def record_events(actor: Actor, events: Sequence[NewEvent]) -> list[bool]:
     for an actor who may not write them, and then writes nothing.
     """
     actor.require_write()
-    require_all_visible(actor, {new.party.pk for new in events})
+    require_all_visible(actor, {new.party.pk for new in events if new.party})
     return record_prepared(actor, [prepare_event(new) for new in events])
 
 
@@ -135,14 +173,15 @@ def record_prepared(actor: Actor, events: Sequence[PreparedEvent]) -> list[bool]
     """
     recorded = _recorded_keys(event.key for event in events if event.key)
     created: list[bool] = []
-    fresh: list[tuple[PreparedEvent, uuid.UUID]] = []
+    fresh: list[PreparedEvent] = []
     for event in events:
-        is_new = event.key is None or event.key not in recorded
-        if event.key is not None:
-            recorded.add(event.key)
+        key = event.key
+        is_new = key is None or key not in recorded
+        if key is not None:
+            recorded.add(key)
         created.append(is_new)
         if is_new:
-            fresh.append((event, new_public_id()))
+            fresh.append(event)
 
     stored = _insert(actor, fresh)
     if stored != len(fresh):
@@ -154,7 +193,7 @@ def record_prepared(actor: Actor, events: Sequence[PreparedEvent]) -> list[bool]
         {
             event.party_id
             for event, new in zip(events, created, strict=True)
-            if new and event.fields["kind"] in CONTACT_KINDS
+            if new and event.draft.kind in CONTACT_KINDS
         }
     )
     return created
@@ -231,44 +270,29 @@ def _recorded_keys(keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     return found
 
 
-def _insert(actor: Actor, fresh: list[tuple[PreparedEvent, uuid.UUID]]) -> int:
-    now = timezone.now()
-    inserter = Inserter(Event, COLUMNS, ignore_conflicts=True)
-    label = actor.label[:200]
+def _insert(actor: Actor, fresh: list[PreparedEvent]) -> int:
+    inserter = Inserter(Event, DRAFT_COLUMNS + WRITTEN_COLUMNS, ignore_conflicts=True)
+    now = RowForm(Event, ("recorded_at",)).of((timezone.now(),))[0]
     user_id = actor.user.pk if actor.user is not None else None
-    return inserter.insert(
-        (
-            public_id,
-            event.party_id,
-            event.fields["kind"],
-            event.fields["occurred_at"],
-            event.fields["occurred_tz"],
-            now,
-            event.fields["summary"],
-            event.fields["body"],
-            event.fields["payload"],
-            event.fields["direction"],
-            event.fields["scheduled_for"],
-            actor.kind,
-            user_id,
-            label,
-            event.source,
-            event.external_id,
-        )
-        for event, public_id in fresh
+    written = (now, actor.kind, user_id, actor.label[:200])
+    return inserter.insert_formed(
+        [(*event.draft.row, event.party_id, *written) for event in fresh]
     )
 
 
 def _confirm(
     events: Sequence[PreparedEvent],
     created: list[bool],
-    fresh: list[tuple[PreparedEvent, uuid.UUID]],
+    fresh: list[PreparedEvent],
 ) -> list[bool]:
-    ours = {public_id for _, public_id in fresh}
-    kept = set(
-        Event.objects.filter(public_id__in=ours).values_list("public_id", flat=True)
-    )
-    mine = {id(event) for event, public_id in fresh if public_id in kept}
+    ours = [event.draft.public_id for event in fresh]
+    kept = {
+        public_id.hex
+        for public_id in Event.objects.filter(public_id__in=ours).values_list(
+            "public_id", flat=True
+        )
+    }
+    mine = {id(event) for event in fresh if event.draft.public_id in kept}
     return [
         new and id(event) in mine for event, new in zip(events, created, strict=True)
     ]

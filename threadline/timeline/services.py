@@ -53,7 +53,7 @@ def record_event(
     actor.require_write()
     require_visible(party, actor)
     fields = _validated_fields(
-        party, kind, summary, occurred_at, occurred_tz, payload or {}, body
+        party.time_zone, kind, summary, occurred_at, occurred_tz, payload or {}, body
     )
     if bool(source) != bool(external_id):
         raise InvalidInput("Give both a source and an external id, or neither.")
@@ -192,7 +192,7 @@ _SERVICE_KINDS = frozenset(
 
 
 def _validated_fields(
-    party: Party,
+    party_time_zone: str,
     kind: str,
     summary: str,
     occurred_at: dt.datetime | None,
@@ -220,7 +220,7 @@ def _validated_fields(
     ahead = PLAN_AHEAD if kind == Kind.BOOKING else RECORD_AHEAD
     check_moment(when, latest=ahead, field="occurred_at")
     zone = require_time_zone(
-        occurred_tz or party.time_zone or settings.TIME_ZONE, field="occurred_tz"
+        occurred_tz or party_time_zone or settings.TIME_ZONE, field="occurred_tz"
     )
 
     stored = validate_payload(kind, payload)

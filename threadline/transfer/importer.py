@@ -555,10 +555,10 @@ class ContactWriter:
         )
         self._link_to_organisations([contact for _, contact, _ in valid], people)
         nouns, events = [], []
-        for (_, contact, person), party in zip(valid, people, strict=True):
-            for noun, draft in self._drafts_on(party, contact, person):
+        for (_, contact, person), party_id in zip(valid, people, strict=True):
+            for noun, draft in self._drafts_on(party_id, contact, person):
                 nouns.append(noun)
-                events.append(draft.on(party.pk))
+                events.append(draft.on(party_id))
         for noun, created in zip(
             nouns, record_prepared(self.actor, events), strict=True
         ):
@@ -597,12 +597,13 @@ class ContactWriter:
         return prepare_person(contact, self.file_name, self.source, now)
 
     def _drafts_on(
-        self, party: Party, contact: Contact, person: "PreparedPerson"
+        self, party_id: int, contact: Contact, person: "PreparedPerson"
     ) -> list[tuple[str, EventDraft]]:
         """The row's events as prepared, or prepared again for a party other
         than the one prepared (one created before with the row's key)."""
-        if party is person.party.party:
+        if party_id == person.party.pk:
             return person.events
+        party = Party.objects.get(pk=party_id)
         return [
             (noun, prepare_draft(event))
             for noun, event in _row_events(self.file_name, self.source, contact, party)
@@ -612,9 +613,9 @@ class ContactWriter:
         self,
         valid: list[tuple[Contact, PreparedParty]],
         organisations: dict[str, PreparedParty | str],
-    ) -> list[Party]:
+    ) -> list[int]:
         """Create the people and the new organisations they work at, in one
-        batch; remember the organisations and return the people."""
+        batch; remember the organisations and return the people's ids."""
         wanted = {
             _organisation_key(contact.company)
             for contact, _ in valid
@@ -629,26 +630,35 @@ class ContactWriter:
             self.actor, [*new.values(), *(party for _, party in valid)]
         )
 
-        self.organisations.update(zip(new, created[: len(new)], strict=True))
+        made = Party.objects.in_bulk(created[: len(new)])
+        self.organisations.update(
+            (name, made[pk]) for name, pk in zip(new, created, strict=False)
+        )
         self._count("organisation", len(new))
         return created[len(new) :]
 
     def _link_to_organisations(
-        self, contacts: list[Contact], people: list[Party]
+        self, contacts: list[Contact], people: list[int]
     ) -> None:
         """Link new people to the organisations their rows name, as _works_at
         does; a new person has no link yet to look for."""
+        working = [
+            (contact, pk)
+            for contact, pk in zip(contacts, people, strict=True)
+            if contact.company
+        ]
+        persons = Party.objects.in_bulk([pk for _, pk in working])
         links = [
             NewRelationship(
-                person,
+                persons[pk],
                 self.organisations[_organisation_key(contact.company)],
                 RelationshipKind.WORKS_AT,
                 role=contact.role,
             )
-            for contact, person in zip(contacts, people, strict=True)
-            if contact.company
+            for contact, pk in working
         ]
-        add_relationships(self.actor, links)
+        if links:
+            add_relationships(self.actor, links)
         self._count("relationship", len(links))
 
     def find_person(self, contact: Contact) -> Party | None:
@@ -1043,6 +1053,9 @@ class PreparedPerson:
     party: PreparedParty
     events: list[tuple[str, EventDraft]]
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return PreparedPerson, (self.party, self.events)
+
 
 def prepare_person(
     contact: Contact, file_name: str, source: str, now: dt.datetime | None = None
@@ -1057,9 +1070,11 @@ def prepare_person(
     prepared = _prepared_or_fault(_new_party(contact, source), now or timezone.now())
     if isinstance(prepared, str):
         return prepared
-    events = _row_events(file_name, source, contact, prepared.party)
+    events = _row_events(file_name, source, contact, None)
     try:
-        drafts = [(noun, prepare_draft(event)) for noun, event in events]
+        drafts = [
+            (noun, prepare_draft(event, prepared.time_zone)) for noun, event in events
+        ]
     except InvalidInput as error:
         return error.message.rstrip(".")
     return PreparedPerson(prepared, drafts)
@@ -1074,9 +1089,10 @@ def prepare_people(contacts: list[Contact], file_name: str, source: str) -> None
 
 
 def _row_events(
-    file_name: str, source: str, contact: Contact, party: Party
+    file_name: str, source: str, contact: Contact, party: Party | None
 ) -> list[tuple[str, NewEvent]]:
-    """The note and import record write() adds to a new person."""
+    """The note and import record write() adds to a new person; `party` is
+    None for a person prepared but not saved yet."""
     events = []
     if contact.notes:
         events.append(
