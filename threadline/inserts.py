@@ -38,26 +38,30 @@ class RowForm:
             if (convert := _converter(field)) is not None
         ]
         # A batch shares one "now" across its rows: each time column
-        # remembers its last time, so the same moment is converted once, not
-        # once per row (times only: they cannot change in between, unlike a
-        # JSON payload).
-        self.last: dict[int, tuple[Any, Any]] = {}
+        # remembers its last time and its form, so the same moment is
+        # converted once, not once per row (times only: they cannot change
+        # in between, unlike a JSON payload).
+        self.last: list[tuple[Any, Any]] = [(None, None)] * len(self.fields)
 
     def of(self, row: Sequence[Any]) -> tuple[Any, ...]:
         """The row's values in the driver's form."""
         values = list(row)
         if len(values) != len(self.fields):
             raise ValueError(f"a row of {len(values)} values for {len(self.fields)}")
+        last = self.last
         for index, convert in self.changing:
             value = values[index]
             if value is None:
                 continue
-            seen, result = self.last.get(index, (None, None))
-            if not _same_time(value, seen):
-                result = convert(value)
-                if isinstance(value, dt.date):
-                    self.last[index] = (value, result)
-            values[index] = result
+            seen, form = last[index]
+            # A date and the midnight that starts it are equal, but are
+            # written differently.
+            if value is seen or (type(value) is type(seen) and value == seen):
+                values[index] = form
+                continue
+            values[index] = form = convert(value)
+            if isinstance(value, dt.date):
+                last[index] = (value, form)
         return tuple(values)
 
 
@@ -130,12 +134,6 @@ class Updater:
                 cursor.executemany(self.sql, converted)
 
 
-def _same_time(value: Any, seen: Any) -> bool:
-    """Say whether a value is the time remembered, of the same type: a date
-    and the midnight that starts it are written differently."""
-    return value is seen or (type(value) is type(seen) and value == seen)
-
-
 def _concrete(model: type[models.Model], name: str) -> "models.Field[Any, Any]":
     field = model._meta.get_field(name)
     if not isinstance(field, models.Field) or not field.concrete:
@@ -182,5 +180,6 @@ def _utc_text(value: Any) -> Any:
 
 
 def _uuid_hex(value: Any) -> str:
-    """An id as 32 hex digits, given as a UUID or as its text."""
-    return (value if isinstance(value, uuid.UUID) else uuid.UUID(value)).hex
+    """An id as 32 hex digits, given as a UUID (of the standard library or
+    of uuid_utils) or as its text."""
+    return str(uuid.UUID(value).hex if isinstance(value, str) else value.hex)

@@ -11,9 +11,16 @@ keep an id unguessable; no secret is ever a public id.
 
 import uuid
 
+import uuid_utils
 from uuid_utils import compat
 
 
 def new_public_id() -> uuid.UUID:
     """A new public id, later in order than the ones this process made."""
     return compat.uuid7()
+
+
+def new_bulk_public_id() -> uuid_utils.UUID:
+    """A new public id for a row written in bulk, which needs only its text
+    (`.hex`, `str()`): several times faster to make than a uuid.UUID."""
+    return uuid_utils.uuid7()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import uuid_utils
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -43,7 +44,7 @@ from threadline.parties.services import (
     _validated_fields,
     require_linkable,
 )
-from threadline.public_ids import new_public_id
+from threadline.public_ids import new_bulk_public_id
 from threadline.search.services import index_terms, party_terms
 from threadline.timeline.actors import Actor
 from threadline.timeline.bulk import (
@@ -158,7 +159,7 @@ class NewPoint:
     dialable: bool
     label: str
     is_primary: bool
-    public_id: uuid.UUID = field(default_factory=new_public_id)
+    public_id: uuid.UUID | uuid_utils.UUID = field(default_factory=new_bulk_public_id)
 
     def ref(self) -> dict[str, Any]:
         """The point as a profile change names it, like _point_ref."""
@@ -257,7 +258,7 @@ def prepare_party(new: NewParty, now: dt.datetime | None = None) -> PreparedPart
     columns = {
         **_column_defaults(),
         **values,
-        "public_id": new_public_id(),
+        "public_id": new_bulk_public_id(),
         "display_name": name[:300],
         "given_name": clean_line(new.given_name)[:150],
         "family_name": clean_line(new.family_name)[:150],

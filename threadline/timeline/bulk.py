@@ -21,7 +21,7 @@ from django.utils import timezone
 from threadline.errors import InvalidInput, NotFound
 from threadline.inserts import Inserter, RowForm, Updater
 from threadline.parties.models import Party
-from threadline.public_ids import new_public_id
+from threadline.public_ids import new_bulk_public_id
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import CONTACT_KINDS, Kind
 from threadline.timeline.models import Event
@@ -140,7 +140,7 @@ def prepare_draft(new: NewEvent, party_time_zone: str = "") -> EventDraft:
     if bool(new.source) != bool(new.external_id):
         raise InvalidInput("Give both a source and an external id, or neither.")
     row = (
-        new_public_id(),
+        new_bulk_public_id(),
         str(fields["kind"]),
         fields["occurred_at"],
         fields["occurred_tz"],
