@@ -54,8 +54,18 @@ STAGE_WORDS = {
 }
 LABEL_NOISE = re.compile(r"^[*\s]+")
 
-# A row's values by (field, group), in column order.
-Values = dict[tuple[str, str], list[str]]
+
+class Values(defaultdict[tuple[str, str], list[str]]):
+    """A row's values by (field, group), in column order, and the first
+    value of each field, whatever its group."""
+
+    def __init__(self) -> None:
+        super().__init__(list)
+        self.firsts: dict[str, str] = {}
+
+    def add(self, field_name: str, group: str, text: str) -> None:
+        self[(field_name, group)].append(text)
+        self.firsts.setdefault(field_name, text)
 
 
 # What a kind column says of an organisation, folded.
@@ -151,12 +161,12 @@ def build_contact(line: int, cells: list[str], plan: list[Target | None]) -> Con
 
 
 def _collect(cells: list[str], plan: list[Target | None]) -> Values:
-    values: Values = defaultdict(list)
+    values = Values()
     for target, cell in zip(plan, cells, strict=False):
         text = unneutralise(cell).strip()
         if target is None or not text or text.lower() in EMPTY_MARKERS:
             continue
-        values[(target.field, target.group)].append(text)
+        values.add(target.field, target.group, text)
     return values
 
 
@@ -173,10 +183,7 @@ def _row_key(values: Values) -> str:
 
 
 def _first(values: Values, name: str) -> str:
-    for (field_name, _), texts in values.items():
-        if field_name == name:
-            return " ".join(texts[0].split())
-    return ""
+    return " ".join(values.firsts.get(name, "").split())
 
 
 def _read_names(contact: Contact, values: Values) -> None:
