@@ -1,9 +1,10 @@
 """Building a large table's contacts in a child process while this one writes.
 
 Reading a row, building its contact (splitting names, validating emails,
-parsing phones) and preparing the person it creates (importer.prepare_people)
-is about half of an import's work, and it needs nothing from the database;
-on a second core a child process does it while the parent writes. The child
+parsing phones) and preparing the person it creates (importer.prepare_people:
+the rows it stores, in the database driver's form) is more than half of an
+import's work, and it needs nothing from the database; on a second core a
+child process does it while the parent writes. The child
 is spawned, never forked: the web app imports in a thread of a
 multi-threaded server, where forking is unsafe.
 
