@@ -630,9 +630,10 @@ class ContactWriter:
             self.actor, [*new.values(), *(party for _, party in valid)]
         )
 
-        made = Party.objects.in_bulk(created[: len(new)])
+        organisation_ids = created[: len(new)]
+        made = Party.objects.in_bulk(organisation_ids)
         self.organisations.update(
-            (name, made[pk]) for name, pk in zip(new, created, strict=False)
+            (name, made[pk]) for name, pk in zip(new, organisation_ids, strict=True)
         )
         self._count("organisation", len(new))
         return created[len(new) :]
