@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import io
+import zipfile
 from decimal import Decimal
 
 import pytest
@@ -90,7 +91,7 @@ def test_csv_streams_in_pieces() -> None:
     assert len(read_csv("".join(pieces))) == 251
 
 
-def test_xlsx_keeps_numbers_and_times_and_shows_formulas_as_text(settings) -> None:
+def test_xlsx_keeps_numbers_and_times_and_writes_formulas_as_text(settings) -> None:
     settings.TIME_ZONE = "Europe/Berlin"
     moment = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
     rows: list[list[object]] = [
@@ -108,9 +109,23 @@ def test_xlsx_keeps_numbers_and_times_and_shows_formulas_as_text(settings) -> No
     assert sheet.title == "Customers all"
     values = [[cell.value for cell in row] for row in sheet.iter_rows()]
     local = dt.datetime(2026, 3, 1, 10, 30)
-    assert values[1] == ["'=1+1", -42.5, local, "'+1 202 555 0199"]
-    assert sheet["A2"].data_type == "s"
+    assert values[1] == ["=1+1", -42.5, local, "+1 202 555 0199"]
+    assert [sheet["A2"].data_type, sheet["D2"].data_type] == ["s", "s"]
     assert values[2][0] == "ab"
+
+
+@pytest.mark.parametrize("text", ["=1+1", " \n@SUM(A1)", "-2+3", "+cmd|' /C calc'!A0"])
+def test_an_xlsx_text_that_looks_like_a_formula_is_stored_as_a_text(text) -> None:
+    """A text cell's value is written inline as a string, with no formula
+    element: a spreadsheet shows it and never runs it."""
+    stream = io.BytesIO()
+
+    write_xlsx(["Name"], [[text]], stream)
+
+    with zipfile.ZipFile(io.BytesIO(stream.getvalue())) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet and "<f " not in sheet
+    assert sheet.count('t="inlineStr"') == 2
 
 
 @given(st.text().filter(lambda text: not text.startswith("'")))

@@ -91,7 +91,7 @@ def test_a_formula_in_a_name_is_downloaded_as_text(
         '\'=HYPERLINK("http://evil.example","Hi")'
     ]
     sheet = load_workbook(io.BytesIO(body(xlsx_response))).active
-    assert sheet["A2"].value == '\'=HYPERLINK("http://evil.example","Hi")'
+    assert sheet["A2"].value == '=HYPERLINK("http://evil.example","Hi")'
     assert sheet["A2"].data_type == "s"
 
 
@@ -440,9 +440,10 @@ def test_an_imports_problems_download_with_formulas_as_text(
     ]
     assert [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
         "No name",
-        "' =cmd|' /C calc'!A0",
-        "'\n@SUM(A1)",
+        " =cmd|' /C calc'!A0",
+        "\n@SUM(A1)",
     ]
+    assert {cell.data_type for row in sheet.iter_rows() for cell in row} <= {"s", "n"}
     assert sheet["B2"].value == 3
 
 

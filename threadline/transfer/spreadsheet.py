@@ -1,11 +1,15 @@
 """Writing lists as CSV and XLSX that a spreadsheet opens safely.
 
-A cell of text that a spreadsheet would run as a formula (it starts with =,
-+, - or @, also after spaces, tabs or line breaks) is written with a single
-quote in front, so it shows as the text it is. The cost: a phone number
-written "+1 202 555 0199" reads "'+1 202 555 0199" (Threadline's own import
-drops the quote again). Numbers, dates and times keep their types, so a
-negative amount stays a number.
+A CSV cell has no type: text that a spreadsheet would run as a formula (it
+starts with =, +, - or @, also after spaces, tabs or line breaks) is written
+with a single quote in front, so it shows as the text it is. The cost: a
+phone number written "+1 202 555 0199" reads "'+1 202 555 0199" there
+(Threadline's own import drops the quote again).
+
+An XLSX cell has a type: every text is written as a text cell, which a
+spreadsheet shows as written and never runs, so it needs no quote and a
+phone number reads as it is. Numbers, dates and times keep their types in
+both, so a negative amount stays a number.
 
 The JSON Lines archive writes its values raw; only these two formats are
 meant for spreadsheets.
@@ -131,7 +135,7 @@ def _csv_text(value: Cell) -> str:
 
 
 def _header_cell(sheet: WriteOnlyWorksheet, text: str, font: Font) -> SheetCell:
-    cell = WriteOnlyCell(sheet, value=_xlsx_text(text))
+    cell = _text_cell(sheet, text)
     cell.font = font
     return cell
 
@@ -149,16 +153,20 @@ def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Cell) -> SheetCell:
         cell.number_format = DATE_FORMAT
         return cell
     if isinstance(value, str):
-        return WriteOnlyCell(sheet, value=_xlsx_text(value))
+        return _text_cell(sheet, value)
     if isinstance(value, Decimal):
         # A sheet stores every number as a double; amounts to the cent fit.
         return WriteOnlyCell(sheet, value=float(value))
     return WriteOnlyCell(sheet, value=value)
 
 
-def _xlsx_text(value: str) -> str:
+def _text_cell(sheet: WriteOnlyWorksheet, text: str) -> SheetCell:
+    """A cell that holds the text as text, even one that starts with "=",
+    which openpyxl would otherwise write as a formula."""
     # XML cannot hold most control characters; openpyxl refuses them.
-    return str(neutralise(ILLEGAL_CHARACTERS_RE.sub("", value)))
+    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", text))
+    cell.data_type = "s"
+    return cell
 
 
 def _local(moment: dt.datetime) -> dt.datetime:
