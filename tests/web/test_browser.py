@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from tests.conftest import PASSWORD
 from threadline.accounts.models import User
@@ -48,6 +49,10 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         page.set_default_timeout(15_000)
         yield page
         browser.close()
+        # Database calls made while Playwright's loop runs have connections
+        # of their own, which nothing else closes; an open one keeps
+        # PostgreSQL from dropping the test database at the end.
+        connections.close_all()
 
 
 def test_receptionist_finds_a_customer_by_phone_and_logs_a_call(
