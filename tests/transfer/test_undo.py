@@ -394,3 +394,63 @@ def test_reimporting_an_undone_vcard_file_says_its_cards_were_left_out(tmp_path,
     assert problem.message.startswith(
         f"1 row was imported before by import #{run.pk}, which was undone"
     )
+
+
+MAIL = (
+    "From: Bo Park <bo@example.com>\r\nTo: office@brightwater.example\r\n"
+    "Subject: Boiler noise\r\nMessage-ID: <noise-1@example.com>\r\n"
+    "Date: Mon, 3 Mar 2025 10:00:00 +0000\r\n\r\nIt rattles again.\r\n"
+)
+CALENDAR = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\n"
+    "UID:visit-1@example.com\r\nDTSTAMP:20250301T090000Z\r\n"
+    "DTSTART:20250310T090000Z\r\nDTEND:20250310T100000Z\r\n"
+    "SUMMARY:Boiler service\r\nATTENDEE;CN=Bo Park:mailto:bo@example.com\r\n"
+    "END:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"), [("mail.eml", MAIL), ("diary.ics", CALENDAR)]
+)
+def test_reimporting_undone_mail_or_calendar_says_what_was_left_out(
+    tmp_path, owner, make_party, name, text
+):
+    bo = make_party("Bo Park", emails=["bo@example.com"])
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    run = imported(path)
+    undo_import(run, Actor.for_user(owner))
+    entries = Event.objects.count()
+
+    report = import_path(path)
+
+    assert report.rows_used == 0
+    assert not any(report.created.values())
+    [problem] = report.problems
+    assert problem.message.startswith(
+        f"1 row was imported before by import #{run.pk}, which was undone"
+    )
+    assert Event.objects.count() == entries
+    assert (
+        not bo.events.filter(kind__in=[Kind.MESSAGE, Kind.BOOKING])
+        .exclude(actor_label=run.actor_label)
+        .exists()
+    )
+
+
+def test_mail_also_kept_by_an_import_not_undone_is_known_not_left_out(
+    tmp_path, owner, make_party
+):
+    make_party("Bo Park", emails=["bo@example.com"])
+    first, second = tmp_path / "first.eml", tmp_path / "second.eml"
+    first.write_text(MAIL, encoding="utf-8")
+    second.write_text(MAIL, encoding="utf-8")
+    imported(first)
+    undone = imported(second)
+    undo_import(undone, Actor.for_user(owner))
+
+    report = import_path(second)
+
+    assert report.rows_used == 1
+    assert not report.problems

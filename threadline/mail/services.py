@@ -276,6 +276,15 @@ def _recount(sender: UnknownSender) -> int:
     return 0
 
 
+def earlier_writers(message: ParsedMessage) -> set[str]:
+    """Who recorded this message before, on any timeline: the actor labels
+    of its entries."""
+    addresses = _unique([message.sender, *message.to, *message.cc])
+    keys = [external_id(message.key, item.address) for item in addresses]
+    entries = Event.objects.filter(source=SOURCE, external_id__in=keys).order_by()
+    return set(entries.values_list("actor_label", flat=True))
+
+
 def external_id(message_key: str, address: str) -> str:
     """One event per message and address; long keys are hashed to fit."""
     key = f"{message_key}|{address}"

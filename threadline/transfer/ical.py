@@ -40,9 +40,9 @@ from threadline.transfer.calendar_reading import (
 )
 from threadline.transfer.progress import Progress
 from threadline.transfer.report import ImportReport
-from threadline.transfer.runs import import_actor
+from threadline.transfer.runs import import_actor, undone_runs
 from threadline.transfer.visibility import HIDDEN_MATCH, is_hidden
-from threadline.transfer.writing import SkipRow, import_transaction, write_rows
+from threadline.transfer.writing import LeftOut, SkipRow, import_transaction, write_rows
 
 if TYPE_CHECKING:
     from threadline.transfer.importer import ImportOptions
@@ -53,12 +53,14 @@ DEFAULT_SOURCE = "icalendar"
 # Parts of a booking's key longer than this are replaced by a digest, so the
 # whole key fits the 300 characters of an external id.
 KEY_PART_CHARS = 120
+# What an event's writing counts when it books anything.
+BOOKING_COUNTS = frozenset(
+    {"booking", "booking change", "booking cancellation", "cancelled occurrence"}
+)
 
 
 def import_calendar(options: "ImportOptions") -> ImportReport:
     """Import the events of a .ics file as bookings; return what was done."""
-    # Known gap: a booking an undone import made is passed over as known,
-    # without the word contacts and events files give; until calendars count it.
     calendar = read_calendar(options.path)
     report = ImportReport(
         file=calendar.name,
@@ -75,6 +77,7 @@ def import_calendar(options: "ImportOptions") -> ImportReport:
         report.rows = len(calendar.events)
         rows = writer.bookable(calendar.events, options.progress)
         write_rows(rows, writer.write, report, options.progress)
+    report.report_undone_before()
     options.progress.finish()
     # Events without customers are reported as they are read, the rest as
     # they are written; the report reads in file order.
@@ -107,6 +110,7 @@ class BookingWriter:
             "external_id", flat=True
         )
         self.imported = {key.partition("|")[0] for key in keys.iterator()}
+        self.undone_runs = undone_runs()
 
     def bookable(
         self, events: list[CalendarEvent], progress: Progress
@@ -151,8 +155,13 @@ class BookingWriter:
         except InvalidInput as error:
             raise SkipRow(f"{event.position}: {error.message.rstrip('.')}") from error
 
+        if booking.undone and not booking.counts.keys() & BOOKING_COUNTS:
+            # Every booking of the event was made by an undone import.
+            self.report.undone_before.update(booking.undone)
+            raise LeftOut("booked before by an import that was undone")
         self.parties |= booking.parties
         self.report.created += booking.counts
+        self.report.undone_before.update(booking.undone)
         for note in notes + expansion.notes:
             self.report.problem(event.line, f"{event.position}: {note}", skipped=False)
 
@@ -183,6 +192,8 @@ class _EventBooking:
                 if event.external_id.startswith(self.prefix)
             }
         self.booked: set[str] = set()
+        # Bookings left out, by the undone import that made them.
+        self.undone: Counter[int] = Counter()
 
     def party_for(self, person: Attendee) -> Party:
         """The party an attendee's email belongs to, or a new person."""
@@ -231,6 +242,9 @@ class _EventBooking:
             known = self.known.get(key)
             if known is None:
                 self._record(party, occurrence, key)
+            elif known.actor_label in self.writer.undone_runs:
+                # The undo removed it, and its key keeps it so.
+                self.undone[self.writer.undone_runs[known.actor_label]] += 1
             else:
                 self._correct(known, occurrence)
 

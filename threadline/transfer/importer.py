@@ -77,7 +77,7 @@ from threadline.transfer.mapping import (
     plan_columns,
     recognise,
 )
-from threadline.transfer.models import ImportRun, RunStatus
+from threadline.transfer.models import ImportRun
 from threadline.transfer.progress import NoProgress, Progress
 from threadline.transfer.reading import DELIMITER_NAMES, DELIMITERS, Table, open_table
 from threadline.transfer.reading_ahead import built_contacts
@@ -89,6 +89,7 @@ from threadline.transfer.runs import (
     import_actor,
     running,
     start_run,
+    undone_runs,
 )
 from threadline.transfer.visibility import (
     HIDDEN_MATCH,
@@ -391,12 +392,7 @@ class ContactWriter:
         )
         # Most records never had an erasure; they pay nothing for the check.
         self.any_erased = Event.objects.filter(kind=Kind.ERASURE).exists()
-        # The labels of undone imports, whose rows are left out, to their numbers.
-        self.undone_runs = dict(
-            ImportRun.objects.filter(status=RunStatus.UNDONE).values_list(
-                "actor_label", "pk"
-            )
-        )
+        self.undone_runs = undone_runs()
 
     def write(self, contact: Contact) -> Party:
         """Write one row's contact; return the party it describes.

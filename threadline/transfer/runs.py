@@ -54,6 +54,16 @@ def import_actor(file_label: str) -> Actor:
     return Actor.importer(f"import of {file_label}"[:200])
 
 
+def undone_runs() -> dict[str, int]:
+    """The actor labels of undone imports, to their numbers: what these
+    imports wrote is left out when their files come again."""
+    return dict(
+        ImportRun.objects.filter(status=RunStatus.UNDONE).values_list(
+            "actor_label", "pk"
+        )
+    )
+
+
 def active_run() -> ImportRun | None:
     return _active_run.get()
 
