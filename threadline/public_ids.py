@@ -14,6 +14,8 @@ import uuid
 import uuid_utils
 from uuid_utils import compat
 
+SHORT_ID_DIGITS = 8
+
 
 def new_public_id() -> uuid.UUID:
     """A new public id, later in order than the ones this process made."""
@@ -24,3 +26,10 @@ def new_bulk_public_id() -> uuid_utils.UUID:
     """A new public id for a row written in bulk, which needs only its text
     (`.hex`, `str()`): several times faster to make than a uuid.UUID."""
     return uuid_utils.uuid7()
+
+
+def short_id(public_id: uuid.UUID) -> str:
+    """Eight hex digits that tell records apart, for a person to read: the
+    id's last ones, which are random (its first ones are the time it was
+    made, shared by records made together)."""
+    return public_id.hex[-SHORT_ID_DIGITS:]

@@ -61,6 +61,34 @@ def test_a_number_two_customers_share_asks_for_an_email_or_name(make_party):
         run("(202) 555-0143")
 
 
+def test_namesakes_with_nothing_else_are_told_apart_by_their_ids(make_party):
+    """Two customers of one name, made together, with no email or phone:
+    the list of candidates shows each id, and either form of it picks one."""
+    first = make_party("Jane Example")
+    second = make_party("Jane Example")
+
+    with pytest.raises(CommandError) as refused:
+        run("Jane Example")
+
+    message = str(refused.value)
+    assert f"(id {first.public_id.hex[-8:]})" in message
+    assert f"(id {second.public_id.hex[-8:]})" in message
+    assert "the id shown" in message
+    for query, party in [
+        (second.public_id.hex[-8:].upper(), second),
+        (str(first.public_id), first),
+        (first.public_id.hex, first),
+    ]:
+        assert json.loads(run(query, "--json"))["party"]["id"] == str(party.public_id)
+
+
+def test_an_id_of_no_customer_is_not_found(make_party):
+    make_party("Jane Example")
+
+    with pytest.raises(CommandError, match="No customer matches"):
+        run("0000000000000000000000000000abcd")
+
+
 def test_bad_as_of_date_is_explained(make_party):
     make_party("Jane Example")
 

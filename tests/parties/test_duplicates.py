@@ -310,8 +310,8 @@ def test_the_command_finds_lists_and_counts(make_party):
 
     from django.core.management import call_command
 
-    make_party("Jane Example", emails=["jane@example.com"])
-    make_party("Jane  Example", emails=["JANE@example.com"])
+    first = make_party("Jane Example", emails=["jane@example.com"])
+    second = make_party("Jane  Example", emails=["JANE@example.com"])
     out = StringIO()
 
     call_command("duplicates", "find", stdout=out)
@@ -321,6 +321,9 @@ def test_the_command_finds_lists_and_counts(make_party):
     text = out.getvalue()
     assert "1 possible duplicate (1 new" in text
     assert " 95  Jane Example (" in text
+    # Made together, the two share their ids' first digits, the time.
+    assert f"({first.public_id.hex[-8:]})" in text
+    assert f"({second.public_id.hex[-8:]})" in text
     assert "     - same email jane@example.com" in text
     assert "Waiting for review: 1; not duplicates: 0; merged: 0." in text
 

@@ -39,6 +39,7 @@ from threadline.parties.models import (
 )
 from threadline.parties.names import clean_line, fold
 from threadline.parties.suppression import digests_of
+from threadline.public_ids import short_id
 from threadline.search.models import SearchTerm
 from threadline.threads.models import Thread
 from threadline.timeline.actors import Actor, ActorKind
@@ -122,7 +123,7 @@ def erasure_of(party: Party) -> Event | None:
 
 
 def erased_name(party: Party) -> str:
-    return f"Erased person {str(party.public_id)[:8]}"
+    return f"Erased person {short_id(party.public_id)}"
 
 
 def export_person(party: Party, actor: Actor) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 import logging
 import re
+import uuid
 from collections.abc import Iterable
 
 import phonenumbers
@@ -15,6 +16,7 @@ from threadline.inserts import Inserter
 from threadline.parties.contact_points import parsed_number, phone_search_keys
 from threadline.parties.models import ContactKind, Party, PartyQuerySet
 from threadline.parties.names import fold
+from threadline.public_ids import SHORT_ID_DIGITS, short_id
 from threadline.search.models import SearchTerm
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ MIN_SUFFIX_DIGITS = 4
 # "O’Brien" are the words "o" and "brien", "Smith-Jones" is two words.
 WORD_BREAKS = re.compile(r"[\s,.;:_\-'\"()\u2018\u2019\u02bc]+")
 NOT_DIGITS = re.compile(r"\D")
+# The end of a party's id, as lists show it.
+SHORT_ID = re.compile(rf"[0-9a-f]{{{SHORT_ID_DIGITS}}}")
 
 
 def index_party(party: Party) -> None:
@@ -161,7 +165,9 @@ def _phone_terms(value: str) -> list[str]:
 def find_one_party(
     query: str, user: User | None = None, *, include_archived: bool = False
 ) -> Party:
-    """Return the single party the query names, for the command line.
+    """Return the single party the query names, for the command line: by a
+    name, an email, a phone, or its id (whole, or the eight digits a list
+    shows).
 
     Raises NotFound when none matches and InvalidInput listing the candidates
     when several do. Without a user, every current party counts, and with
@@ -176,6 +182,9 @@ def find_one_party(
         candidates = Party.objects.all()
     else:
         candidates = Party.objects.filter(archived_at__isnull=True)
+    by_id = _by_id(candidates, query)
+    if by_id is not None:
+        return by_id
     matches = list(_matching(candidates, keys).order_by("sort_name", "id")[:11])
     exact = [p for p in matches if fold(p.display_name) == fold(query)]
     if len(matches) == 1 or len(exact) == 1:
@@ -189,14 +198,33 @@ def find_one_party(
     )
 
 
+def _by_id(candidates: PartyQuerySet, query: str) -> Party | None:
+    """The one party whose id the query is, whole or its last eight digits."""
+    text = query.strip().lower()
+    if SHORT_ID.fullmatch(text):
+        found = list(candidates.filter(public_id__endswith=text)[:2])
+        return found[0] if len(found) == 1 else None
+    try:
+        public_id = uuid.UUID(text)
+    except ValueError:
+        return None
+    return candidates.filter(public_id=public_id).first()
+
+
 def _narrowing_hint(query: str) -> str:
     """How to name one of several customers, by what the query was."""
     if "@" in query:
-        return "They share this email; use a phone number or a full name to pick one."
+        return (
+            "They share this email; use a phone number, a full name or the id "
+            "shown to pick one."
+        )
     keys = query_keys(query)
     if len(keys) == 1 and keys[0][0].isdigit():
-        return "They share this number; use an email or a full name to pick one."
-    return "Use an email or phone number to pick one."
+        return (
+            "They share this number; use an email, a full name or the id shown "
+            "to pick one."
+        )
+    return "Use an email, a phone number or the id shown to pick one."
 
 
 def _archived_hint(keys: list[list[str]], user: User | None) -> str:
@@ -218,4 +246,5 @@ def _archived_hint(keys: list[list[str]], user: User | None) -> str:
 
 def _describe(party: Party) -> str:
     point = party.contact_points.filter(kind=ContactKind.EMAIL).first()
-    return f"{party.display_name} <{point.value}>" if point else party.display_name
+    name = f"{party.display_name} <{point.value}>" if point else party.display_name
+    return f"{name} (id {short_id(party.public_id)})"

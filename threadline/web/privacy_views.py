@@ -27,6 +27,7 @@ from threadline.parties.privacy import (
     export_person,
     require_request_rights,
 )
+from threadline.public_ids import short_id
 from threadline.timeline.actors import Actor
 from threadline.timeline.models import Event
 from threadline.web.errors import add_service_error, staff_view
@@ -93,7 +94,7 @@ def data_export(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
 
     body = json.dumps(document, indent=2, ensure_ascii=False, cls=DjangoJSONEncoder)
     response = HttpResponse(body + "\n", content_type="application/json")
-    name = f"personal-data-{str(party.public_id)[:8]}.json"
+    name = f"personal-data-{short_id(party.public_id)}.json"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response

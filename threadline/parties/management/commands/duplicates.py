@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from threadline.parties.duplicates import candidate_counts, find_duplicates
 from threadline.parties.models import CandidateStatus, DuplicateCandidate
+from threadline.public_ids import short_id
 
 DEFAULT_LIMIT = 20
 
@@ -78,4 +79,4 @@ class Command(BaseCommand):
 
 
 def _named(party: Any) -> str:
-    return f"{party.display_name} ({str(party.public_id)[:8]})"
+    return f"{party.display_name} ({short_id(party.public_id)})"
