@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import phonenumbers
 from django.conf import settings
 from email_validator import EmailNotValidError, validate_email
+from phonenumbers import CountryCodeSource
 
 from threadline.errors import InvalidInput
 
@@ -18,6 +19,14 @@ NOT_DIGITS = re.compile(r"\D")
 # Numbers lately parsed, by their E.164 value: enough for a batch of rows.
 RECENT_NUMBERS = 4096
 _RECENT_NUMBERS: dict[str, phonenumbers.PhoneNumber] = {}
+# Too few digits to dial from outside: an internal line, or a local number
+# without its area code.
+SHORT_NUMBER_REASONS = frozenset(
+    {
+        phonenumbers.ValidationResult.TOO_SHORT,
+        phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,9 @@ class PhoneParts:
     value: str
     extension: str
     dialable: bool
+    # Why a number long enough to dial was kept as typed instead; empty for
+    # one that was read, or one that is short (an internal line).
+    doubt: str = ""
 
 
 def normalise_email(raw: str) -> str:
@@ -42,7 +54,9 @@ def normalise_phone(raw: str, region: str | None = None) -> PhoneParts:
     """Parse a phone in any format into E.164 and a separate extension.
 
     A number that cannot be dialled from outside (an internal line such as
-    "1047") is kept with its digits and flagged, never dropped.
+    "1047") is kept with its digits and flagged, never dropped; so is one
+    that is no valid number of the region it is read in (a German number
+    read as an American one), with the doubt said.
     """
     text = raw.strip()
     digits = NOT_DIGITS.sub("", text)
@@ -56,14 +70,20 @@ def normalise_phone(raw: str, region: str | None = None) -> PhoneParts:
         extension = match.group("ext")
         number_part = text[: match.start()]
 
+    region = region or settings.DEFAULT_REGION
     try:
-        number = phonenumbers.parse(number_part, region or settings.DEFAULT_REGION)
+        number = phonenumbers.parse(number_part, region, keep_raw_input=True)
     except phonenumbers.NumberParseException:
         return PhoneParts(raw=text, value=digits, extension="", dialable=False)
     # A local-only number ("555-0123") lacks its area code: keep it, flagged.
     reason = phonenumbers.is_possible_number_with_reason(number)
-    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+    if reason in SHORT_NUMBER_REASONS:
         return PhoneParts(raw=text, value=digits, extension="", dialable=False)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE or _misread(number):
+        doubt = _doubt(text, region)
+        return PhoneParts(
+            raw=text, value=digits, extension="", dialable=False, doubt=doubt
+        )
 
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     _remember(e164, number)
@@ -72,6 +92,28 @@ def normalise_phone(raw: str, region: str | None = None) -> PhoneParts:
         value=e164,
         extension=extension or (number.extension or ""),
         dialable=True,
+    )
+
+
+def _misread(number: phonenumbers.PhoneNumber) -> bool:
+    """Whether a number written without its country code is none of the
+    region it was read in: most likely a number of another country. One
+    written with its code is taken as given, in a range the library may not
+    know yet."""
+    from_region = number.country_code_source == CountryCodeSource.FROM_DEFAULT_COUNTRY
+    return from_region and not phonenumbers.is_valid_number(number)
+
+
+def _doubt(text: str, region: str) -> str:
+    if text.startswith("+"):
+        return (
+            f"{text!r} is not a phone number of the country its code names; it "
+            "is kept as typed and cannot be dialled"
+        )
+    return (
+        f"{text!r} is not a phone number in {region}, where numbers without a "
+        "country code are read (THREADLINE_DEFAULT_REGION); it is kept as typed "
+        "and cannot be dialled: write it with its country code, as +49 30 901820"
     )
 
 

@@ -257,6 +257,8 @@ def _read_phones(contact: Contact, values: Values, labels: dict[str, str]) -> No
             contact.phones.append(
                 Point(raw, parts.value, label, parts.extension, parts.dialable)
             )
+            if parts.doubt:
+                contact.warnings.append(parts.doubt)
 
 
 def _read_addresses(contact: Contact, values: Values, labels: dict[str, str]) -> None:

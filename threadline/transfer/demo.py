@@ -576,7 +576,9 @@ class _Planner:
             return rng.choice(formats).format(a=area, l=line)
         if self.region == "GB":
             tail = rng.randint(0, 999)
-            return f"0113 496 0{tail:03d}" if landline else f"07700 900{tail:03d}"
+            # The mobile range for fiction is no range in use, so it is
+            # written with its country code, which is taken as given.
+            return f"0113 496 0{tail:03d}" if landline else f"+44 7700 900{tail:03d}"
         kind = phonenumbers.PhoneNumberType
         example = phonenumbers.example_number_for_type(
             self.region, kind.FIXED_LINE if landline else kind.MOBILE

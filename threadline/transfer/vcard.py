@@ -407,6 +407,8 @@ def _read_phone(contact: Contact, child: Any, card: Component, warn: Warn) -> No
     contact.phones.append(
         Point(raw, parts.value, _label(child, card), parts.extension, parts.dialable)
     )
+    if parts.doubt:
+        warn(parts.doubt)
 
 
 def _read_address(contact: Contact, child: Any, card: Component) -> None:
