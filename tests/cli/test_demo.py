@@ -151,6 +151,17 @@ def test_demo_refuses_an_install_with_real_customers(
     assert after == before
 
 
+def test_demo_refuses_an_install_whose_owner_was_set_up(owner: User) -> None:
+    """Right after the first start's setup, the install has no customers but
+    has its owner: the demo would add a second owner beside them."""
+    before = (Party.objects.count(), User.objects.count())
+
+    with pytest.raises(CommandError, match=r"already has staff \(.*\)"):
+        run_demo()
+
+    assert (Party.objects.count(), User.objects.count()) == before
+
+
 def test_demo_quotes_are_accepted_declined_and_past_their_date(demo: str) -> None:
     today = timezone.localdate().isoformat()
     statuses = set(

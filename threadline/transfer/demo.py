@@ -305,11 +305,20 @@ def apply_plan(
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoSummary:
     """Write the plan through the services; raise DemoRefused when the install
-    holds parties that the demo did not create."""
+    holds parties or staff that the demo did not create."""
     if Party.objects.exclude(source=SOURCE).exists():
         raise DemoRefused(
             "This install already has customers, so the demo would mix with real "
             "data. Run the demo on an empty install (a fresh THREADLINE_DATA_DIR)."
+        )
+    demo_staff = {member.email for member in plan.staff}
+    others = User.objects.exclude(email__in=demo_staff).order_by("pk")
+    if others.exists():
+        raise DemoRefused(
+            f"This install already has staff ({others.first()}), so the demo "
+            "would add its own staff beside them, an owner with a published "
+            "password among them. Run the demo on an empty install (a fresh "
+            "THREADLINE_DATA_DIR)."
         )
 
     users = _ensure_staff(plan.staff, owner_password)
