@@ -106,6 +106,43 @@ def test_reply_after_inbound_message_clears_the_warning(jane, actor, now):
     assert "unanswered_message" not in codes(compute_brief(jane))
 
 
+def test_a_message_recorded_long_after_it_was_sent_is_history(jane, actor, now):
+    """An old mailbox imported, or a letter logged weeks late: the message
+    is on the timeline, but it does not leave the customer waiting."""
+    for days, summary in ((400, "Old question"), (8, "Letter from last week")):
+        record_event(
+            jane,
+            "message",
+            summary,
+            actor=actor,
+            occurred_at=now - dt.timedelta(days=days),
+            payload={"direction": "inbound"},
+        )
+    jane.refresh_from_db()
+
+    brief = compute_brief(jane)
+
+    assert "unanswered_message" not in codes(brief)
+    assert jane.awaiting_reply_since is None
+    assert jane.last_interaction_at is not None
+
+
+def test_a_message_logged_within_the_week_still_awaits_a_reply(jane, actor, now):
+    sent = now - dt.timedelta(days=6)
+    record_event(
+        jane,
+        "message",
+        "Is Tuesday fine?",
+        actor=actor,
+        occurred_at=sent,
+        payload={"direction": "inbound"},
+    )
+    jane.refresh_from_db()
+
+    assert codes(compute_brief(jane)) == ["unanswered_message"]
+    assert jane.awaiting_reply_since == sent
+
+
 def test_overdue_unpaid_invoice_warns_until_paid(jane, actor, now):
     due = (now - dt.timedelta(days=10)).date().isoformat()
     record_event(

@@ -1,8 +1,11 @@
 """Importing .eml and .mbox files onto timelines, threads and the triage list."""
 
+import datetime as dt
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from tests.mail.conftest import DATA, build_message, corpus_files
 from threadline.accounts.services import deactivate_with_handover
@@ -480,3 +483,30 @@ def test_corpus_is_present_or_the_reason_is_said():
             "read from there because several are GPL or unlicensed"
         )
     assert len(corpus_files()) > 100
+
+
+def test_an_old_mailbox_imported_leaves_no_one_waiting_for_a_reply(
+    make_party, tmp_path
+):
+    """Years of mail brought in at once are history: the messages land on the
+    timeline, but only one sent in the last days asks for a reply."""
+    old = make_party("Jane Example", emails=["jane@example.net"])
+    new = make_party("Raj Sample", emails=["raj@example.net"])
+    recent = format_datetime(timezone.now() - dt.timedelta(days=2))
+    path = _write_mbox(
+        tmp_path / "archive.mbox",
+        build_message(message_id="<old@example.net>"),
+        build_message(
+            sender="Raj Sample <raj@example.net>",
+            message_id="<new@example.net>",
+            date=recent,
+        ),
+    )
+
+    import_path(path)
+
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert len(_messages(old)) == 1
+    assert old.awaiting_reply_since is None
+    assert new.awaiting_reply_since is not None

@@ -32,7 +32,12 @@ from threadline.parties.models import (
     Stage,
 )
 from threadline.threads.models import OPEN_STATUSES, Thread, ThreadKind, ThreadStatus
-from threadline.timeline.kinds import CONTACT_KINDS, INTERACTION_KINDS, Kind
+from threadline.timeline.kinds import (
+    CONTACT_KINDS,
+    INTERACTION_KINDS,
+    Kind,
+    awaits_reply,
+)
 from threadline.timeline.models import Event
 
 RECENT_LIMIT = 10
@@ -510,7 +515,13 @@ def _interactions(events: Any) -> list[dict[str, Any]]:
     """The newest interactions as plain rows, read once for the recent list,
     the last contact and the unanswered-message check."""
     rows = events.filter(kind__in=INTERACTION_KINDS).values(
-        "public_id", "kind", "occurred_at", "summary", "actor_label", "direction"
+        "public_id",
+        "kind",
+        "occurred_at",
+        "recorded_at",
+        "summary",
+        "actor_label",
+        "direction",
     )
     return list(rows[:INTERACTION_WINDOW])
 
@@ -527,10 +538,12 @@ def _event_line(row: dict[str, Any]) -> EventLine:
 
 
 def _unanswered(interactions: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The latest inbound message, if nothing outbound or in person followed
-    it; walking newest first, whichever comes first decides."""
+    """The latest inbound message that awaits a reply (one recorded as
+    history does not), if nothing outbound or in person followed it; walking
+    newest first, whichever comes first decides."""
     for row in interactions:
-        if row["kind"] == Kind.MESSAGE and row["direction"] == "inbound":
+        inbound = row["kind"] == Kind.MESSAGE and row["direction"] == "inbound"
+        if inbound and awaits_reply(row["occurred_at"], row["recorded_at"]):
             return row
         if row["direction"] == "outbound" or row["kind"] in REPLY_IN_PERSON:
             return None

@@ -25,7 +25,7 @@ from threadline.public_ids import new_bulk_public_id
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import CONTACT_KINDS, Kind
 from threadline.timeline.models import Event
-from threadline.timeline.services import _validated_fields
+from threadline.timeline.services import _validated_fields, awaiting_inbound
 
 logger = logging.getLogger(__name__)
 
@@ -229,9 +229,7 @@ def refresh_activity(party_ids: Iterable[int]) -> None:
         .values("party_id")
         .annotate(
             latest=Max("occurred_at"),
-            inbound=Max(
-                "occurred_at", filter=Q(kind=Kind.MESSAGE, direction="inbound")
-            ),
+            inbound=Max("occurred_at", filter=awaiting_inbound()),
             reply=Max(
                 "occurred_at",
                 filter=Q(direction="outbound") | Q(kind__in=[Kind.MEETING, Kind.VISIT]),

@@ -81,6 +81,16 @@ INTERACTION_KINDS = (
 )
 # Kinds where the business and the customer actually spoke or met.
 CONTACT_KINDS = (Kind.CALL, Kind.MESSAGE, Kind.MEETING, Kind.VISIT)
+# An inbound message recorded longer than this after it was sent is history
+# (an old mailbox imported, a letter logged weeks later): it does not leave
+# the customer waiting for a reply.
+AWAITS_REPLY_WITHIN = dt.timedelta(days=7)
+
+
+def awaits_reply(occurred_at: dt.datetime, recorded_at: dt.datetime) -> bool:
+    """Whether an inbound message was recorded soon enough after it was sent
+    to leave the customer waiting for a reply, unless one follows."""
+    return recorded_at - occurred_at <= AWAITS_REPLY_WITHIN
 
 
 class Payload(BaseModel):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from threadline.errors import InvalidInput, NotFound
@@ -15,6 +15,7 @@ from threadline.parties.names import clean_line, clean_text
 from threadline.time_zones import require_time_zone
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import (
+    AWAITS_REPLY_WITHIN,
     CONTACT_KINDS,
     PLAN_AHEAD,
     RECORD_AHEAD,
@@ -151,7 +152,7 @@ def refresh_party_activity(party: Party) -> None:
     contacts = Event.objects.effective().filter(party=party, kind__in=CONTACT_KINDS)
     latest_contact = contacts.values_list("occurred_at", flat=True).first()
     latest_inbound = (
-        contacts.filter(kind=Kind.MESSAGE, direction="inbound")
+        contacts.filter(awaiting_inbound())
         .values_list("occurred_at", flat=True)
         .first()
     )
@@ -167,6 +168,16 @@ def refresh_party_activity(party: Party) -> None:
     )
     party.last_interaction_at = latest_contact
     party.awaiting_reply_since = awaiting
+
+
+def awaiting_inbound() -> Q:
+    """Inbound messages that leave their customer waiting for a reply: those
+    recorded soon after they were sent (kinds.awaits_reply)."""
+    return Q(
+        kind=Kind.MESSAGE,
+        direction="inbound",
+        recorded_at__lte=F("occurred_at") + AWAITS_REPLY_WITHIN,
+    )
 
 
 def require_visible(party: Party, actor: Actor) -> None:
