@@ -100,6 +100,33 @@ def test_upload_is_checked_first_and_changes_nothing(
     assert not ImportRun.objects.exists()
 
 
+def test_a_file_already_in_the_record_is_checked_as_adding_nothing(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    imported(client)
+
+    page = client.get(checked(client)).content.decode()
+
+    assert "All <strong>2</strong> usable records are in Threadline already" in page
+    assert "importing this file would add nothing" in page
+    assert "Would create" not in page
+    assert "/start/" not in page
+
+
+def test_a_large_check_shows_its_counts_with_separators(
+    signed_in: SignIn, owner: User
+) -> None:
+    rows = b"".join(b"Person %d,p%d@example.com\n" % (n, n) for n in range(1200))
+    client = signed_in(owner)
+
+    response = upload(client, b"name,email\n" + rows)
+    page = client.get(response["Location"]).content.decode()
+
+    assert "1,200 of 1,200</strong> records can be imported" in page
+    assert "Import 1,200 records" in page
+
+
 def test_importing_runs_it_for_real_and_keeps_the_file_with_the_run(
     signed_in: SignIn, owner: User, tmp_path: Path
 ) -> None:
@@ -322,7 +349,7 @@ def test_progress_is_polled_while_the_run_works(signed_in: SignIn, owner: User) 
     fragment = response.content.decode()
     assert 'hx-trigger="every 2s"' in fragment
     assert 'aria-valuenow="25"' in fragment
-    assert "250 of 1000 records" in fragment
+    assert "250 of 1,000 records" in fragment
 
 
 def test_a_real_run_writes_its_progress_batch_by_batch_and_its_final_total(

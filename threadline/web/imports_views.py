@@ -78,9 +78,12 @@ def import_check(request: StaffRequest, upload_id: str) -> HttpResponse:
         return HttpResponseClientRefresh()
 
     problems = upload.check["problems"] if upload.check else []
+    created = upload.check["created"] if upload.check else {}
     context: dict[str, Any] = {
         "upload": upload,
         "check": upload.check,
+        # Every usable record is in the record already.
+        "adds_nothing": not any(created.values()),
         "problems": problems[:PROBLEMS_SHOWN],
         "more_problems": max(0, len(problems) - PROBLEMS_SHOWN),
     }
