@@ -1,6 +1,7 @@
 """threadline import FILE [--mapping NAME|FILE] [--source NAME] [--dry-run]."""
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -74,19 +75,43 @@ class Command(BaseCommand):
             )
         self._say_what_is_left_out(path, files)
         refused = []
+        reports = []
         for file in files:
             try:
-                self._print(self._import(file, options))
+                reports.append(self._import(file, options))
+                self._print(reports[-1])
             except CommandError as error:
                 self.stderr.write(f"{file.name}: {error}")
                 refused.append(file.name)
             self.stdout.write("")
+        self._print_folder(path, reports, options["dry_run"])
         if refused:
             done = "checked" if options["dry_run"] else "imported"
             raise CommandError(
                 f"{len(refused)} of {len(files)} files could not be {done}: "
                 f"{', '.join(refused)}; the others were {done} as shown."
             )
+
+    def _print_folder(
+        self, folder: Path, reports: list[ImportReport], dry_run: bool
+    ) -> None:
+        """The folder's totals, after each file's own report."""
+        rows = sum(report.rows for report in reports)
+        used = sum(report.rows_used for report in reports)
+        skipped = sum(report.skipped for report in reports)
+        created = sum((report.created for report in reports), Counter())
+        useful = sum(1 for report in reports if any(report.created.values()))
+        total = ImportReport(file=folder.name, created=created)
+        verb = "would add" if dry_run else "added"
+        self.stdout.write(
+            f"{folder.name}: {len(reports):,} file{'s' if len(reports) != 1 else ''} "
+            f"{'checked' if dry_run else 'imported'}, {useful:,} of them {verb} "
+            f"something; {used:,} of {rows:,} rows usable, {skipped:,} skipped."
+        )
+        self.stdout.write(
+            f"In all {'it would create' if dry_run else 'created'}: "
+            f"{total.created_text()}."
+        )
 
     def _say_what_is_left_out(self, folder: Path, files: list[Path]) -> None:
         """Name what a folder holds besides the files it imports, so that
