@@ -450,3 +450,23 @@ def test_a_downloads_organisation_rows_come_back_as_organisations(tmp_path):
         "+12125550101",
         "office@ashford.example",
     ]
+
+
+def test_an_import_says_how_many_possible_duplicates_it_queued(tmp_path, make_party):
+    make_party("Jane Example", emails=["jane@example-plumbing.com"])
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "name,email\nJane Exampel,j.example@example-plumbing.com\n"
+        "Bo Park,bo@example.com\n"
+    )
+
+    printed = run_import(str(path))
+
+    assert "Possible duplicates to review: 1 new pair (Customers ›" in printed
+
+
+def test_an_import_that_queues_no_duplicates_says_nothing_of_them(tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("name,email\nBo Park,bo@example.com\n")
+
+    assert "Possible duplicates" not in run_import(str(path))

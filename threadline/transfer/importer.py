@@ -166,7 +166,7 @@ def import_path(
     finish_run(run, report)
     report.run = run
     # New and changed parties go to the review queue if they look like others.
-    find_duplicates_of_run(run.actor_label)
+    report.new_duplicates = find_duplicates_of_run(run.actor_label).new
     return report
 
 

@@ -112,6 +112,8 @@ class ImportReport:
     ignored_columns: list[str] = field(default_factory=list)
     # The stored run of a real import, once it has finished.
     run: "ImportRun | None" = None
+    # Pairs of possible duplicates the finished import put in the review queue.
+    new_duplicates: int = 0
     # Rows left out because an import that was undone wrote them, by its number.
     undone_before: Counter[int] = field(default_factory=Counter)
     # What a problem's position counts: "line", or "message" in a mailbox.

@@ -173,3 +173,10 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Imported {used}{skipped}.")
             self.stdout.write(self.style.SUCCESS(f"Created: {report.created_text()}."))
+        if report.new_duplicates:
+            pairs = "pair" if report.new_duplicates == 1 else "pairs"
+            self.stdout.write(
+                f"Possible duplicates to review: {report.new_duplicates:,} new "
+                f"{pairs} (Customers › Possible duplicates in the web app, or "
+                "`threadline duplicates list`)."
+            )
