@@ -361,11 +361,14 @@ def test_restore_refuses_a_database_that_holds_a_record(
     archive.export_archive(tmp_path / "a")
     parties = Party.objects.count()
 
+    runs = ImportRun.objects.count()
+
     with pytest.raises(InvalidInput, match="already holds .*parties"):
         import_path(tmp_path / "a")
 
     assert Party.objects.count() == parties
-    assert ImportRun.objects.latest("pk").status == RunStatus.FAILED
+    # Refused before it started: not even a failed run is left behind.
+    assert ImportRun.objects.count() == runs
 
 
 def test_a_damaged_line_restores_nothing_and_a_repaired_archive_then_restores(

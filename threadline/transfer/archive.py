@@ -356,6 +356,14 @@ def restore_archive(options: "ImportOptions") -> ImportReport:
     return report
 
 
+def check_restorable(folder: Path) -> None:
+    """Raise InvalidInput, before a restore's run is stored, for an archive
+    written at other migrations or a database that already holds a record,
+    so a refused restore leaves nothing behind."""
+    _require_same_migrations(read_manifest(folder))
+    _require_empty_database()
+
+
 def read_manifest(folder: Path) -> dict[str, Any]:
     """Return the archive's manifest, checked; InvalidInput says what is wrong."""
     path = folder / MANIFEST

@@ -155,13 +155,18 @@ def import_path(
         with importing_as(user):
             return _import(options)
 
+    if options.format == "archive" and run is None:
+        from threadline.transfer.archive import check_restorable
+
+        check_restorable(path)
     run = run or start_run(path.name, options.format, source=options.source, user=user)
     options.progress = RunProgress(run, options.progress)
     try:
         with running(run), importing_as(user):
             report = _import(options)
     except BaseException as error:
-        fail_run(run, None, _failure_text(error))
+        refused = isinstance(error, ThreadlineError)
+        fail_run(run, None, _failure_text(error), refused=refused)
         raise
     finish_run(run, report)
     report.run = run

@@ -128,8 +128,14 @@ def finish_run(run: ImportRun, report: ImportReport) -> ImportRun:
     return run
 
 
-def fail_run(run: ImportRun, report: ImportReport | None, error: str) -> None:
-    """Keep a stopped run in the history with its error and what it got to."""
+def fail_run(
+    run: ImportRun, report: ImportReport | None, error: str, *, refused: bool = False
+) -> None:
+    """Keep a stopped run in the history with its error and what it got to.
+
+    A run `refused` stopped on what the file holds, which whoever started it
+    is told; anything else is also worth a warning in the log.
+    """
     if report is not None:
         _copy_report(run, report)
     run.status = RunStatus.FAILED
@@ -139,7 +145,8 @@ def fail_run(run: ImportRun, report: ImportReport | None, error: str) -> None:
     fields = ["status", "error", "finished_at", "updated_at"]
     with transaction.atomic():
         run.save(update_fields=None if report is not None else fields)
-    logger.warning("Import run #%d of %s stopped: %s", run.pk, run.file, error)
+    level = logging.INFO if refused else logging.WARNING
+    logger.log(level, "Import run #%d of %s stopped: %s", run.pk, run.file, error)
 
 
 def owner_fields(*, thread: bool = False) -> dict[str, Any]:
