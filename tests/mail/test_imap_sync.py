@@ -276,6 +276,26 @@ def test_the_command_says_when_nothing_is_configured(db, monkeypatch):
         call_command("mail", "sync")
 
 
+def test_status_says_alike_when_nothing_is_configured(db, monkeypatch, capsys):
+    monkeypatch.delenv("THREADLINE_IMAP_HOST", raising=False)
+
+    call_command("mail", "status")
+
+    assert capsys.readouterr().out.startswith("No mailbox is configured. Set")
+
+
+def test_status_of_a_configured_mailbox_never_synced_says_to_sync(
+    db, monkeypatch, capsys
+):
+    monkeypatch.setenv("THREADLINE_IMAP_HOST", "imap.example.com")
+    monkeypatch.setenv("THREADLINE_IMAP_USER", "desk@example.com")
+    monkeypatch.setenv("THREADLINE_IMAP_PASSWORD", "pw")
+
+    call_command("mail", "status")
+
+    assert "main configured); run `threadline mail sync`" in capsys.readouterr().out
+
+
 def test_the_command_reports_a_failed_mailbox(db, monkeypatch, capsys):
     monkeypatch.setenv("THREADLINE_IMAP_HOST", "imap.invalid")
     monkeypatch.setenv("THREADLINE_IMAP_USER", "desk@example.com")

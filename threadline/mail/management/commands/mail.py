@@ -82,9 +82,27 @@ class Command(BaseCommand):
     def _status(self) -> None:
         mailboxes = list(Mailbox.objects.all())
         if not mailboxes:
-            self.stdout.write("No mailbox has been synced yet.")
+            self.stdout.write(self._none_synced())
         for mailbox in mailboxes:
             self.stdout.write(_status_line(mailbox))
+
+    def _none_synced(self) -> str:
+        try:
+            configured = [settings.name for settings in configured_mailboxes()]
+        except ConfigurationError as error:
+            return (
+                f"No mailbox has been synced yet, and the settings are wrong: {error}"
+            )
+        if not configured:
+            return (
+                "No mailbox is configured. Set THREADLINE_IMAP_HOST, "
+                "THREADLINE_IMAP_USER and THREADLINE_IMAP_PASSWORD, then run "
+                "`threadline mail sync`."
+            )
+        return (
+            f"No mailbox has been synced yet ({', '.join(configured)} configured); "
+            "run `threadline mail sync`."
+        )
 
 
 def _summary(settings: ImapSettings, result: SyncResult) -> str:
