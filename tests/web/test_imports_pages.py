@@ -508,6 +508,23 @@ def test_all_problems_download_as_csv_safe_for_spreadsheets(
     assert rows[2][3] == "'=HYPERLINK(1)"
 
 
+def test_history_marks_a_run_that_added_nothing(
+    signed_in: SignIn, owner: User, tmp_path: Path
+) -> None:
+    client = signed_in(owner)
+    imported(client)
+    again = tmp_path / "again" / "contacts.csv"
+    again.parent.mkdir()
+    again.write_bytes(CONTACTS)
+    assert not any(importer.import_path(again).created.values())
+
+    page = client.get(IMPORTS).content.decode()
+
+    assert page.count("run-chip-nothing") == 1
+    assert page.count(">Nothing new</span>") == 1
+    assert page.count(">Imported</span>") == 1
+
+
 def test_history_lists_every_run_with_who_and_what(
     signed_in: SignIn, owner: User
 ) -> None:

@@ -61,6 +61,12 @@ class RunView:
         return min(100, round(100 * run.rows / run.rows_total))
 
     @property
+    def added_nothing(self) -> bool:
+        """Whether the run finished having created nothing: every record was
+        in the record already, or none could be used."""
+        return self.state == State.DONE and not any(self.run.created.values())
+
+    @property
     def created_text(self) -> str:
         return created_text(self.run.created)
 
