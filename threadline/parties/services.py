@@ -251,7 +251,7 @@ def archive_party(party: Party, actor: Actor, reason: str) -> None:
         party.archived_reason = reason[:200]
         party.save(update_fields=["archived_at", "archived_reason", "updated_at"])
     _index(party)
-    logger.info("Archived party %s: %s", party.public_id, reason)
+    logger.debug("Archived party %s: %s", party.public_id, reason)
 
 
 def restore_party(party: Party, actor: Actor, reason: str) -> None:
@@ -281,7 +281,7 @@ def restore_party(party: Party, actor: Actor, reason: str) -> None:
             payload={"changes": [_change_entry("archived", old_reason, None)]},
         )
     _index(party)
-    logger.info("Restored party %s: %s", party.public_id, reason)
+    logger.debug("Restored party %s: %s", party.public_id, reason)
 
 
 def _check_version(party: Party, expected: str) -> None:
