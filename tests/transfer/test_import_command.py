@@ -95,8 +95,8 @@ def test_bad_value_is_reported_and_the_rest_of_the_row_imported(contacts):
     output = run_import(str(contacts))
 
     assert (
-        "line 5: 'not-an-address' is not an email address, left out "
-        "(the rest of the row imported)"
+        "line 5: 'not-an-address' is not an email address: an email address "
+        "must have an @-sign; left out (the rest of the row imported)"
     ) in output
     assert Party.objects.filter(display_name="Raj Sample").exists()
 
@@ -268,7 +268,8 @@ def test_row_whose_only_email_is_invalid_is_skipped_saying_why(tmp_path):
 
     assert (
         "line 2: no name, email, phone or company to import; 'jane(at)example.com' "
-        "is not an email address, left out (row skipped)"
+        "is not an email address: an email address must have an @-sign; left out "
+        "(row skipped)"
     ) in output
 
 

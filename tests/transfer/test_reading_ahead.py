@@ -130,7 +130,8 @@ def test_a_child_builds_the_record_and_report_built_here(
     assert report_summary[:2] == (36, 35)
     kept = "(the rest of the row imported)"
     assert report_summary[3] == [
-        f"line 4: 'ann@example' is not an email address, left out {kept}",
+        "line 4: 'ann@example' is not an email address: the part after the "
+        f"@-sign is not valid. It should have a period; left out {kept}",
         f"line 9: 'not a phone' is not a phone number, left out {kept}",
         f"line 9: birthday '31/02/1980' is not a date; left out {kept}",
         "line 13: no name, email, phone or company to import (row skipped)",

@@ -401,7 +401,7 @@ def test_a_run_killed_then_run_again_counts_what_both_passes_created(
 
     fail_run = importer.fail_run
     monkeypatch.setattr(runs, "note_progress", killed_at_row_40)
-    monkeypatch.setattr(importer, "fail_run", lambda *args: None)
+    monkeypatch.setattr(importer, "fail_run", lambda *args, **kwargs: None)
     with pytest.raises(KeyboardInterrupt):
         client.post(check_url + "start/")
     monkeypatch.setattr(runs, "note_progress", note_progress)

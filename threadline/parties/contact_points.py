@@ -46,7 +46,9 @@ def normalise_email(raw: str) -> str:
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as error:
-        raise InvalidInput(f"{text!r} is not an email address: {error}") from error
+        reason = str(error)
+        reason = reason[:1].lower() + reason[1:]
+        raise InvalidInput(f"{text!r} is not an email address: {reason}") from error
     return result.normalized.lower()
 
 

@@ -237,10 +237,16 @@ def _read_emails(contact: Contact, values: Values, labels: dict[str, str]) -> No
         for raw in _split_multi(texts):
             try:
                 value = normalise_email(raw)
-            except InvalidInput:
-                contact.warnings.append(f"{raw!r} is not an email address, left out")
+            except InvalidInput as error:
+                contact.warnings.append(left_out(error))
                 continue
             contact.emails.append(Point(raw, value, _group_label(group, labels)))
+
+
+def left_out(error: InvalidInput) -> str:
+    """A refused value's warning: what was wrong with it, and that the rest
+    of its row was kept."""
+    return f"{error.message.rstrip('.')}; left out"
 
 
 def _read_phones(contact: Contact, values: Values, labels: dict[str, str]) -> None:

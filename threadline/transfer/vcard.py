@@ -39,7 +39,7 @@ from threadline.parties.services import (
     add_contact_point,
     picture_type,
 )
-from threadline.transfer.contacts import Contact, Point
+from threadline.transfer.contacts import Contact, Point, left_out
 from threadline.transfer.importer import ContactWriter, ImportOptions
 from threadline.transfer.report import ImportReport
 from threadline.transfer.vcard_cards import RawCard, StrayText, count_cards, read_cards
@@ -388,8 +388,8 @@ def _read_email(contact: Contact, child: Any, card: Component, warn: Warn) -> No
         return
     try:
         value = normalise_email(raw)
-    except InvalidInput:
-        warn(f"{raw!r} is not an email address, left out")
+    except InvalidInput as error:
+        warn(left_out(error))
         return
     contact.emails.append(Point(raw, value, _label(child, card)))
 
