@@ -51,6 +51,7 @@ from threadline.parties.privacy import (
 from threadline.parties.services import (
     add_contact_point,
     add_relationship,
+    archive_party,
     create_party,
     pin_fact,
     update_party,
@@ -644,6 +645,21 @@ def test_person_command_exports_to_a_new_file(
     assert str(out) in capsys.readouterr().out
     with pytest.raises(CommandError, match="exists already"):
         call_command("person", "export", "jane.emile@example.com", "--out", str(out))
+
+
+def test_person_command_marks_archived_namesakes_among_the_candidates(
+    make_party, owner: User, tmp_path: Path
+) -> None:
+    current = make_party("Robert Brown")
+    archived = make_party("Robert Brown")
+    archive_party(archived, Actor.for_user(owner), "import #3 undone")
+
+    with pytest.raises(CommandError) as refused:
+        call_command("person", "export", "Robert Brown", "--out", str(tmp_path / "r"))
+
+    message = str(refused.value)
+    assert f"(id {current.public_id.hex[-8:]})" in message
+    assert f"(id {archived.public_id.hex[-8:]}, archived)" in message
 
 
 def test_person_command_erases_with_yes(

@@ -247,4 +247,5 @@ def _archived_hint(keys: list[list[str]], user: User | None) -> str:
 def _describe(party: Party) -> str:
     point = party.contact_points.filter(kind=ContactKind.EMAIL).first()
     name = f"{party.display_name} <{point.value}>" if point else party.display_name
-    return f"{name} (id {short_id(party.public_id)})"
+    archived = ", archived" if party.archived_at is not None else ""
+    return f"{name} (id {short_id(party.public_id)}{archived})"
