@@ -35,6 +35,32 @@ def test_party_page_shows_the_brief_and_the_timeline(
     assert 'id="quick-log"' in page
 
 
+def test_a_booking_on_the_timeline_says_when_and_where_it_is_for(
+    signed_in: Callable[[User], Client], staff: User, jane: Party, settings
+) -> None:
+    settings.TIME_ZONE = "Europe/London"
+    record_event(
+        jane,
+        "booking",
+        "Annual boiler service",
+        actor=Actor.for_user(staff),
+        payload={"starts_at": "2026-12-07T09:00:00+00:00", "site": "12 Mill Lane"},
+    )
+    record_event(
+        jane,
+        "invoice",
+        "Invoice INV-9",
+        actor=Actor.for_user(staff),
+        payload={"amount": "300.00", "currency": "GBP", "due_on": "2026-12-20"},
+    )
+
+    page = _page(signed_in(staff), jane)
+
+    assert "· for <time" in page
+    assert "Mon 7 Dec 2026, 09:00</time> at 12 Mill Lane" in page
+    assert "· due 2026-12-20" in page
+
+
 def test_overdue_follow_up_is_a_warning_in_words(
     signed_in: Callable[[User], Client], staff: User, jane: Party, now: dt.datetime
 ) -> None:
