@@ -150,7 +150,9 @@ def merge_parties(
         refresh_party_activity(other)
         _require_open_work_visible(survivor)
         set_pair_status(survivor, other, CandidateStatus.MERGED, actor.user)
+    # Both: the other's contact points moved to the survivor.
     _index(survivor)
+    _index(other)
     logger.info("Merged party %s into %s", other.public_id, survivor.public_id)
     return survivor_event
 

@@ -250,7 +250,8 @@ def archive_party(party: Party, actor: Actor, reason: str) -> None:
         party.archived_at = timezone.now()
         party.archived_reason = reason[:200]
         party.save(update_fields=["archived_at", "archived_reason", "updated_at"])
-    _index(party)
+    # Its search keys stay: every search leaves archived parties out, and a
+    # restore finds them in place.
     logger.debug("Archived party %s: %s", party.public_id, reason)
 
 
@@ -280,7 +281,6 @@ def restore_party(party: Party, actor: Actor, reason: str) -> None:
             actor=actor,
             payload={"changes": [_change_entry("archived", old_reason, None)]},
         )
-    _index(party)
     logger.debug("Restored party %s: %s", party.public_id, reason)
 
 
