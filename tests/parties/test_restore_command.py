@@ -54,3 +54,40 @@ def test_a_merged_customer_is_sent_to_the_merge_undo(make_party) -> None:
 
     with pytest.raises(CommandError, match="undo the merge"):
         restore("Annabel Quist")
+
+
+def test_every_customer_an_undo_archived_comes_back_together(
+    tmp_path: Path, owner, make_party
+) -> None:
+    kept = make_party("Ann Lee", emails=["ann@example.com"])
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "name,email\nKaren Lowe,karen@example.com\nBo Park,bo@example.com\n"
+        "Ann Lee,ann@example.com\n",
+        encoding="utf-8",
+    )
+    run = import_path(path).run
+    assert run is not None
+    undo_import(run, Actor.for_user(owner))
+
+    printed = restore("--import", str(run.pk))
+
+    assert printed.startswith(
+        f"Restored 2 customers the undo of import #{run.pk} archived"
+    )
+    assert set(
+        Party.objects.filter(archived_at=None).values_list("display_name", flat=True)
+    ) == {"Karen Lowe", "Bo Park", "Ann Lee"}
+    kept.refresh_from_db()
+    assert not kept.events.filter(summary__startswith="Restored: ").exists()
+    with pytest.raises(
+        CommandError, match=f"No customer is archived by the undo of import #{run.pk}"
+    ):
+        restore("--import", str(run.pk))
+
+
+def test_a_customer_and_an_import_at_once_are_refused() -> None:
+    with pytest.raises(CommandError, match="Name one customer, or give --import N"):
+        restore("karen@example.com", "--import", "3")
+    with pytest.raises(CommandError, match="Name one customer, or give --import N"):
+        restore()

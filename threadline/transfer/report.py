@@ -136,8 +136,9 @@ class ImportReport:
             message = (
                 f"{rows:,} {plural} imported before by import #{number}, which was "
                 "undone, so not imported again: an undo keeps what identifies "
-                "each row. Bring back a customer it archived with `threadline "
-                "restore NAME`, and add again by hand what else should come back."
+                "each row. Bring back the customers it archived with `threadline "
+                f"restore --import {number}` (or one with `threadline restore "
+                "NAME`), and add again by hand what else should come back."
             )
             self.problems.append(Problem(0, message, True, self.file, rows))
 

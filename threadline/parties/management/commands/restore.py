@@ -1,10 +1,11 @@
-"""threadline restore QUERY: bring an archived customer back."""
+"""threadline restore QUERY | --import N: bring archived customers back."""
 
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from threadline.errors import ThreadlineError
+from threadline.parties.models import Party
 from threadline.parties.services import restore_party
 from threadline.search.services import find_one_party
 from threadline.timeline.actors import Actor
@@ -13,12 +14,24 @@ from threadline.timeline.actors import Actor
 class Command(BaseCommand):
     help = (
         "Bring back a customer that was archived, for instance by the undo of "
-        "the import that created them, into every list and search. What the "
-        "undo took off their timeline stays taken off; the restore is recorded."
+        "the import that created them, into every list and search; or, with "
+        "--import N, every customer the undo of import N archived. What the "
+        "undo took off their timelines stays taken off; each restore is "
+        "recorded."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("query", help="a name, an email or a phone")
+        parser.add_argument(
+            "query", nargs="?", help="a name, an email, a phone or an id"
+        )
+        parser.add_argument(
+            "--import",
+            dest="run",
+            type=int,
+            metavar="N",
+            help="every customer the undo of import N archived (threadline imports "
+            "lists the numbers)",
+        )
         parser.add_argument(
             "--reason",
             default="restored from the command line",
@@ -26,6 +39,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if (options["query"] is None) == (options["run"] is None):
+            raise CommandError(
+                "Name one customer, or give --import N for every customer the "
+                "undo of import N archived. Nothing was changed."
+            )
+        if options["run"] is not None:
+            self._restore_undone_import(options["run"], options["reason"])
+            return
+
         try:
             party = find_one_party(options["query"], include_archived=True)
         except ThreadlineError as error:
@@ -44,4 +66,32 @@ class Command(BaseCommand):
         restore_party(party, Actor.system("command line"), options["reason"])
         self.stdout.write(
             self.style.SUCCESS(f"Restored {party.display_name}: back in every list.")
+        )
+
+    def _restore_undone_import(self, number: int, reason: str) -> None:
+        """Restore, one by one, the customers still archived by the undo of
+        import `number`; run again after an interruption, it does the rest."""
+        archived = Party.objects.filter(
+            archived_at__isnull=False,
+            merged_into__isnull=True,
+            archived_reason=f"import #{number} undone",
+        ).order_by("pk")
+        total = archived.count()
+        if not total:
+            raise CommandError(
+                f"No customer is archived by the undo of import #{number}; "
+                "`threadline imports` lists the imports and their undos. Nothing "
+                "was changed."
+            )
+
+        actor = Actor.system("command line")
+        for party in archived.iterator():
+            restore_party(party, actor, reason)
+        plural = "customer" if total == 1 else "customers"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Restored {total:,} {plural} the undo of import #{number} "
+                "archived: back in every list. The entries the undo took off "
+                "their timelines stay off."
+            )
         )
