@@ -146,3 +146,12 @@ def test_the_export_reads_a_fixed_number_of_queries(
 
     with django_assert_max_num_queries(6):
         export_all()
+
+
+def test_a_person_known_by_one_name_keeps_it_in_the_structured_name() -> None:
+    create_party(SETUP, display_name_text="Prince", emails=["p@example.com"])
+
+    card = vobject.readOne(export_all())
+
+    assert card.fn.value == "Prince"
+    assert (card.n.value.given, card.n.value.family) == ("Prince", "")

@@ -123,9 +123,12 @@ def _add_names(card: vobject.base.Component, party: Party) -> None:
         # Apple's way of saying the card is a company's, not a person's.
         card.add("x-abshowas").value = "COMPANY"
         return
-    card.add("n").value = vobject.vcard.Name(
-        family=party.family_name, given=party.given_name
-    )
+    # A person known by one name alone keeps it in N too: some address books
+    # list a card by N and would show it nameless.
+    given = party.given_name
+    if not (given or party.family_name):
+        given = party.display_name
+    card.add("n").value = vobject.vcard.Name(family=party.family_name, given=given)
     card.add("fn").value = party.display_name
     employers: list[Relationship] = getattr(party, "employers", [])
     # A card has one ORG that address books show; further employers stay in
@@ -160,6 +163,8 @@ def _add_point(
         types = []
     elif point.kind == ContactKind.ADDRESS:
         line = card.add("adr")
+        # Known gap: an address is kept as one line, so it travels whole in
+        # the street part rather than split into city, code and country.
         line.value = vobject.vcard.Address(street=point.value)
         types = []
     else:
