@@ -240,3 +240,29 @@ def test_a_salesforce_data_loader_export_reads_api_names(tmp_path):
     assert report.mapping == "salesforce-data-loader"
     assert "AccountId" in report.ignored_columns
     assert (ana.display_name, ana.birthday) == ("Ana Test", dt.date(1979, 12, 25))
+
+
+@pytest.mark.django_db
+def test_a_google_export_keeps_every_numbered_phone_and_address(tmp_path):
+    header = [
+        *GOOGLE_HEADER,
+        "Phone 7 - Label",
+        "Phone 7 - Value",
+        "Address 4 - Label",
+        "Address 4 - Street",
+        "Address 4 - City",
+        "Address 4 - Postal Code",
+    ]
+    row = ["Ana", "", "Test", "", "", "", "", "", "", "Work", "+1 202 555 0150"]
+    row += ["Home", "1 Main St", "Springfield", "62701"]
+
+    report = import_path(write_export(tmp_path, header, row))
+
+    ana = Party.objects.get()
+    points = {
+        (point.kind, point.label, point.value) for point in ana.contact_points.all()
+    }
+    assert report.mapping == "google"
+    assert report.ignored_columns == []
+    assert (ContactKind.PHONE, "Work", "+12025550150") in points
+    assert (ContactKind.ADDRESS, "Home", "1 Main St, Springfield, 62701") in points

@@ -273,6 +273,8 @@ PHONE_WORDS = {
 # Words some systems put before every header: "contact_email".
 RECORD_NOUNS = ("contact", "customer", "client", "person", "lead", "primary")
 STREET_LINES = frozenset({"addressline", "street", "streetaddress", "strasse"})
+# A numbered group's part: "phone7value", "address3city".
+NUMBERED_PART = re.compile(r"([a-z]+?)(\d+)([a-z]+)")
 GROUPED_FIELDS = frozenset({"email", "phone", "address", *ADDRESS_PARTS})
 
 
@@ -323,6 +325,10 @@ def recognise(header: str) -> Target | None:
         return Target(ALIASES[key])
     if key in PHONE_WORDS:
         return Target("phone", PHONE_WORDS[key])
+
+    numbered = _numbered(key)
+    if numbered is not None:
+        return numbered
 
     digits = "".join(re.findall(r"\d+", key))
     bare = re.sub(r"\d+", "", key)
@@ -431,6 +437,28 @@ def shipped_mappings() -> dict[str, Mapping]:
             mapping = _parse(json.loads(entry.read_text(encoding="utf-8")), entry.name)
             mappings[mapping.name] = mapping
     return mappings
+
+
+def _numbered(key: str) -> Target | None:
+    """Recognise a numbered group's part, as Google writes "Phone 7 - Value"
+    and "Phone 7 - Type", however many numbers a file has."""
+    match = NUMBERED_PART.fullmatch(key)
+    if match is None:
+        return None
+    noun, number, part = match.groups()
+    field = ALIASES.get(noun)
+    if field not in ("email", "phone", "address"):
+        return None
+    group = f"{field}{number}"
+    if part in ("value", "formatted"):
+        return Target(field, group)
+    if part in ("type", "label"):
+        return Target("label", group)
+    if field == "address" and part == "extendedaddress":
+        return Target("street", group)
+    if field == "address" and ALIASES.get(part) in ADDRESS_PARTS:
+        return Target(ALIASES[part], group)
+    return None
 
 
 def _grouped(key: str) -> Target | None:
