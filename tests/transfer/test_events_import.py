@@ -120,6 +120,30 @@ def test_written_dates_types_and_directions_are_understood(tmp_path):
     assert ann.awaiting_reply_since is None
 
 
+def test_calls_without_a_direction_are_ours_and_the_reading_says_so(tmp_path):
+    path = write(
+        tmp_path,
+        [
+            "e1,,Ann Lee,ann@example.com,call,2025-03-10T09:00Z,Hello,,,\n",
+            "e2,,Ann Lee,ann@example.com,call,2025-03-11T09:00Z,Back,inbound,,\n",
+            "e3,,Ann Lee,ann@example.com,note,2025-03-12T09:00Z,Noted,,,\n",
+        ],
+    )
+
+    report = import_path(path)
+
+    directions = Event.objects.filter(kind="call").order_by("occurred_at")
+    assert list(directions.values_list("direction", flat=True)) == [
+        "outbound",
+        "inbound",
+    ]
+    assert report.description.endswith(
+        "; 1 call or message without a direction taken as by us"
+    )
+    assert report.run is not None
+    assert report.run.description == report.description
+
+
 def test_bad_rows_are_reported_with_their_line_and_the_rest_imported(tmp_path):
     path = write(
         tmp_path,

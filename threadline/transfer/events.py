@@ -365,6 +365,7 @@ def import_events(
             write_batches(rows, writer, report, shown)
         else:
             write_rows(rows, writer.write, report, shown)
+    _report_undirected(reader.undirected, report)
     report.report_undone_before()
     shown.finish()
 
@@ -376,6 +377,13 @@ def import_events(
         " (dry run)" if dry_run else "",
     )
     return report
+
+
+def _report_undirected(count: int, report: ImportReport) -> None:
+    """Say how the file was read where rows said nothing of their direction."""
+    if count:
+        noun = "call or message" if count == 1 else "calls and messages"
+        report.description += f"; {count:,} {noun} without a direction taken as by us"
 
 
 def _require_columns(table: Table, plan: EventPlan) -> None:
@@ -430,6 +438,8 @@ class RowReader:
             index for index, target in enumerate(plan.party) if target is not None
         ]
         self.contacts: dict[tuple[str, ...], Contact] = {}
+        # Calls and messages whose row says nothing of their direction.
+        self.undirected = 0
 
     def rows(
         self, cells_by_line: Iterable[tuple[int, list[str]]]
@@ -483,9 +493,11 @@ class RowReader:
         # The body is cleaned by record_event's own validation.
         row.body = values.get("body", "").replace("\r\n", "\n").strip()
         row.summary = _summary(values.get("summary", ""), row)
-        direction = _direction(values.get("direction", ""), row)
-        if row.kind in DIRECTED_KINDS and direction:
-            row.payload["direction"] = direction
+        written = values.get("direction", "")
+        direction = _direction(written, row)
+        if row.kind in DIRECTED_KINDS:
+            row.payload["direction"] = direction or "outbound"
+            self.undirected += not written
         if channel:
             row.payload["channel"] = channel
         if row.kind in MONEY_KINDS:
@@ -537,7 +549,9 @@ def _direction(text: str, row: EventRow) -> str:
     word = _folded(text)
     if word in DIRECTION_WORDS:
         return DIRECTION_WORDS[word]
-    row.warnings.append(f"direction {text!r} is neither inbound nor outbound, left out")
+    row.warnings.append(
+        f"direction {text!r} is neither inbound nor outbound; recorded as by us"
+    )
     return ""
 
 
