@@ -171,3 +171,61 @@ def test_a_batch_that_fails_as_a_whole_is_written_row_by_row(people, monkeypatch
     per_row = run_and_forget(lambda: run(people, bulk=False))
 
     assert retried == per_row
+
+
+@pytest.fixture
+def changed(companies: Path, tmp_path: Path) -> Path:
+    """The companies file again: most rows as they were, some adding a phone,
+    a tag or an employer, one with a warning, one with another note (a row's
+    note is taken once), and a new person."""
+    lines = companies.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[1] = "C1,Ann Lee,ann@example.com,+1 202 555 0190,Acme Ltd,Engineer,,\n"
+    lines[2] = "C2,Bo Park,bo@example.com,,ACME LTD,,vip gold,\n"
+    lines[8] = "C8,Fay Khan,fay@example.com,,Zulu Ltd,,,\n"
+    lines[12] = "C12,Ivo Park,ivo@example.com,not a phone,,,,\n"
+    lines[14] = "C14,Jo Berg,jo@example.com,+1 202 555 0103,acme ltd,,,Prefers text\n"
+    lines.append("C17,Lu Novak,lu@example.com,,,,,\n")
+    path = tmp_path / "changed.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("size", [writing.BULK_ROWS, 4])
+def test_a_second_file_of_known_rows_matches_the_per_row_path(
+    companies, changed, monkeypatch, size
+):
+    monkeypatch.setattr(writing, "BULK_ROWS", size)
+
+    def twice(bulk: bool) -> object:
+        run(companies, bulk=bulk, source="crm")
+        return run(changed, bulk=bulk, source="crm")
+
+    per_row = run_and_forget(lambda: twice(False))
+    batched = run_and_forget(lambda: twice(True))
+
+    assert batched == per_row
+    report_summary, record = batched
+    assert report_summary[2] == {
+        "person": 1,
+        "organisation": 1,
+        "relationship": 1,
+        "contact point": 2,
+        "import record": 1,
+    }
+    assert any("not a phone" in problem for problem in report_summary[3])
+
+
+def test_a_second_run_of_known_rows_takes_a_few_statements_per_batch(tmp_path):
+    path = tmp_path / "many.csv"
+    rows = "".join(
+        f"P{n},Person {n},p{n}@example.com,+1 202 555 {n:04d},vip,Gate {n}\n"
+        for n in range(300)
+    )
+    path.write_text("id,name,email,phone,tags,notes\n" + rows)
+    run(path, bulk=True)
+
+    with CaptureQueriesContext(connection) as queries:
+        report = run(path, bulk=True)
+
+    assert (report.rows_used, report.created_text()) == (300, "nothing new")
+    assert len(queries) < 40

@@ -473,9 +473,13 @@ class ContactWriter:
         contacts = [contact for _, contact in batch]
         known = self._known_marks(contacts)
         hidden = self._remember_organisations(contacts)
+        unchanged = self._unchanged(batch, hidden)
         pending: list[tuple[int, Contact]] = []
         claimed: set[tuple[str, str]] = set()
         for line, contact in batch:
+            if line in unchanged:
+                self._pass_over(contact)
+                continue
             marks = _marks(contact)
             if (
                 _batchable(contact)
@@ -492,6 +496,87 @@ class ContactWriter:
             pending, claimed = [], set()
             write_one(line, contact, self.write, self.report)
         self._create_people(pending)
+
+    def _unchanged(
+        self, batch: list[tuple[int, Contact]], hidden: set[str]
+    ) -> set[int]:
+        """The lines of the batch that would write nothing, found in a few
+        queries: a row of an earlier import again, naming a known person who
+        has every point, tag, employer, note and import record it gives. A
+        row in any doubt is left to write, which decides it exactly."""
+        if self.any_erased:
+            return set()
+        rows = {
+            contact.key: (line, contact)
+            for line, contact in batch
+            if _batchable(contact)
+            and contact.is_usable
+            and _organisation_key(contact.company) not in hidden
+        }
+        parties = self._keyed_people(list(rows))
+        if not parties:
+            return set()
+
+        held = _PartyHoldings.load(list(parties.values()))
+        events = self._written_events(list(parties))
+        lines = set()
+        for key, party in parties.items():
+            line, contact = rows[key]
+            if events.has_all(key, contact) and self._holds(party, contact, held):
+                lines.add(line)
+        return lines
+
+    def _keyed_people(self, keys: list[str]) -> dict[str, Party]:
+        """The current, unrestricted person each key found, as _known finds
+        it; a key that found anyone else is left out."""
+        ids = [key for key in keys if key.startswith("id:")]
+        hashes = [key for key in keys if key.startswith("row:")]
+        keyed = Party.objects.filter(
+            Q(source=self.source, external_id__in=ids)
+            | Q(source__in=self.import_sources, external_id__in=hashes)
+        )
+        first: dict[str, Party] = {}
+        for party in keyed.order_by("id"):
+            first.setdefault(party.external_id, party)
+        return {
+            key: party
+            for key, party in first.items()
+            if party.kind == PartyKind.PERSON
+            and party.merged_into_id is None
+            and party.archived_at is None
+            and not party.restricted
+        }
+
+    def _written_events(self, keys: list[str]) -> "_WrittenEvents":
+        names = [f"{key}:{part}" for key in keys for part in ("import", "note")]
+        found = Event.objects.filter(
+            source__in=self.import_sources, external_id__in=names
+        ).values_list("source", "external_id", "actor_label")
+        return _WrittenEvents(self.source, set(self.undone_runs), list(found))
+
+    def _holds(self, party: Party, contact: Contact, held: "_PartyHoldings") -> bool:
+        points = held.points.get(party.pk, set())
+        for kind, found in _distinct(contact).items():
+            if any((kind, p.value, p.extension) not in points for p in found):
+                return False
+        wanted = {" ".join(tag.split()).lower()[:50] for tag in contact.tags}
+        if not wanted <= held.tags.get(party.pk, set()):
+            return False
+        if contact.birthday and party.birthday is None:
+            return False
+        if contact.company:
+            organisation = self.organisations.get(_organisation_key(contact.company))
+            if organisation is None:
+                return False
+            if (party.pk, organisation.pk) not in held.employers:
+                return False
+        return not _clearly_different(party, contact)
+
+    def _pass_over(self, contact: Contact) -> None:
+        """Count a row that adds nothing as used, with its warnings."""
+        for warning in contact.warnings:
+            self.report.problem(contact.line, warning, skipped=False)
+        self.report.rows_used += 1
 
     def _remember_organisations(self, contacts: list[Contact]) -> set[str]:
         """Remember the batch's organisations that the record holds, found by
@@ -967,6 +1052,56 @@ def _require_identifying_column(table: Table, plan: list[Target | None]) -> None
         f"(its columns: {columns}). Write a mapping for it and give it with "
         "--mapping FILE.json."
     )
+
+
+@dataclass
+class _PartyHoldings:
+    """What a batch's known people hold, by party id."""
+
+    points: dict[int, set[tuple[str, str, str]]]
+    tags: dict[int, set[str]]
+    employers: set[tuple[int, int]]
+
+    @classmethod
+    def load(cls, parties: list[Party]) -> "_PartyHoldings":
+        ids = [party.pk for party in parties]
+        points: dict[int, set[tuple[str, str, str]]] = defaultdict(set)
+        stored = ContactPoint.objects.filter(party_id__in=ids)
+        for party_id, kind, value, extension in stored.values_list(
+            "party_id", "kind", "value", "extension"
+        ):
+            points[party_id].add((kind, value, extension))
+        tags: dict[int, set[str]] = defaultdict(set)
+        tagged = Party.tags.through.objects.filter(party_id__in=ids)
+        for party_id, name in tagged.values_list("party_id", "tag__name"):
+            tags[party_id].add(name)
+        links = Relationship.objects.filter(
+            from_party_id__in=ids,
+            kind=RelationshipKind.WORKS_AT,
+            ended_on__isnull=True,
+        )
+        employers = set(links.values_list("from_party_id", "to_party_id"))
+        return cls(points, tags, employers)
+
+
+class _WrittenEvents:
+    """The import records and notes earlier imports wrote for some keys."""
+
+    def __init__(
+        self, source: str, undone: set[str], found: list[tuple[str, str, str]]
+    ) -> None:
+        self.source = source
+        self.here = {external_id for where, external_id, _ in found if where == source}
+        # A key an undone import wrote is left out row by row, and counted.
+        self.undone = {
+            external_id for _, external_id, writer in found if writer in undone
+        }
+
+    def has_all(self, key: str, contact: Contact) -> bool:
+        record = f"{key}:import"
+        if record not in self.here or record in self.undone:
+            return False
+        return not contact.notes or f"{key}:note" in self.here
 
 
 def _counted(
