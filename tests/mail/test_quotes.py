@@ -62,3 +62,25 @@ def test_an_escaped_from_line_after_the_attribution_goes_with_the_quotation():
     reply = "Thanks.\n\nOn Mon, Jane wrote:\n>From Tuesday on, please."
 
     assert strip_quoted_reply(reply) == "Thanks."
+
+
+def test_a_reply_written_between_the_quoted_lines_keeps_its_own_words():
+    reply = (
+        "On Tue, 17 Nov 2009, Alex <alex@example.org> wrote:\n"
+        "> I compiled it on FreeBSD.\n> It crashed.\n\nHi Alex,\n\nThat's great!\n\n"
+        "> Attached is a patch.\n\nThanks for the patch.\n\n-Carl\n\n"
+        "_______________________________________________\nlist mailing list"
+    )
+
+    assert strip_quoted_reply(reply) == (
+        "Hi Alex,\n\nThat's great!\n\nThanks for the patch.\n\n-Carl"
+    )
+
+
+def test_a_top_posted_reply_under_a_reply_below_keeps_both():
+    reply = (
+        "See below.\n\nOn Mon, Jane wrote:\n> Tuesday?\nTuesday at 9.\n"
+        "> Price?\n120 EUR."
+    )
+
+    assert strip_quoted_reply(reply) == "See below.\n\nTuesday at 9.\n120 EUR."

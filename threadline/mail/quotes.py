@@ -3,10 +3,11 @@
 The timeline already holds the earlier message, so a reply keeps only what
 is new: everything from the first line that introduces a quotation ("On ...
 wrote:", an Outlook "Original Message" rule or its From/Sent block) is
-dropped, and so is every line quoted with ">". A line starting ">From " is
-kept: it is far more often a line starting "From " that a mail system
-escaped than a quotation, and losing the sender's words costs more than
-keeping a quoted line.
+dropped, and so is every line quoted with ">". A reply written between the
+">" lines below its "On ... wrote:" keeps its own lines there. A line
+starting ">From " is kept: it is far more often a line starting "From " that
+a mail system escaped than a quotation, and losing the sender's words costs
+more than keeping a quoted line.
 """
 
 import re
@@ -25,6 +26,7 @@ SEPARATOR = re.compile(
     r"forwarded message|weitergeleitete nachricht)\s*-{2,}|_{20,})\s*$",
     re.IGNORECASE,
 )
+BLANK_RUN = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 ESCAPED_FROM = re.compile(r"^>+From ")
 # Outlook's block: "From: ..." followed within a few lines by "Sent: ...".
 OUTLOOK_FROM = re.compile(r"^\s*\*?(from|von|de|van)\s*:\*?\s", re.IGNORECASE)
@@ -39,7 +41,36 @@ def strip_quoted_reply(text: str) -> str:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     cut = _quotation_start(lines)
     kept = [line for line in lines[:cut] if not _is_quoted(line)]
-    return "\n".join(kept).strip()
+    answers = _answers_below(lines, cut)
+    text = "\n\n".join(filter(None, ["\n".join(kept).strip(), answers]))
+    # A quoted block taken out from between two paragraphs leaves one gap.
+    return BLANK_RUN.sub("\n\n", text)
+
+
+def _answers_below(lines: list[str], cut: int) -> str:
+    """What a reply written below or between the quoted lines says after its
+    "On ... wrote:" line: the unquoted text between ">" lines, which a
+    top-posted reply never has below its quotation."""
+    width = _attribution_width(lines, cut)
+    if not width:
+        return ""
+    rest = lines[cut + width :]
+    if not any(_is_quoted(line) for line in rest):
+        return ""
+    return strip_quoted_reply("\n".join(rest))
+
+
+def _attribution_width(lines: list[str], index: int) -> int:
+    """How many lines the "On ... wrote:" at `index` takes; 0 for none."""
+    if index >= len(lines):
+        return 0
+    if ATTRIBUTION.match(lines[index]):
+        return 1
+    if index + 1 < len(lines) and ATTRIBUTION.match(
+        lines[index] + " " + lines[index + 1]
+    ):
+        return 2
+    return 0
 
 
 def _is_quoted(line: str) -> bool:
