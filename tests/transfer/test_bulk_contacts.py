@@ -229,3 +229,13 @@ def test_a_second_run_of_known_rows_takes_a_few_statements_per_batch(tmp_path):
 
     assert (report.rows_used, report.created_text()) == (300, "nothing new")
     assert len(queries) < 40
+
+
+def test_a_note_the_customer_holds_already_is_not_written_twice(companies):
+    run(companies, bulk=True, source="crm")
+    notes = Event.objects.filter(kind="note").count()
+
+    again = run(companies, bulk=True, source="old-crm")
+
+    assert Event.objects.filter(kind="note").count() == notes == 2
+    assert "note" not in again.created

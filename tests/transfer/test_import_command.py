@@ -69,7 +69,7 @@ def test_import_reports_what_it_created(contacts):
     assert "Imported 2 of 3 rows usable, 1 skipped." in output
     assert (
         "Created: 2 people, 1 organisation, 1 contact point, "
-        "2 works-at relationships, 1 note, 2 import records."
+        "2 works-at relationships, 1 note, 2 import entries on timelines."
     ) in output
 
 
@@ -230,7 +230,7 @@ def test_identical_rows_make_one_contact(tmp_path):
 
     output = run_import(str(path))
 
-    assert "Created: 1 person, 1 note, 1 import record." in output
+    assert "Created: 1 person, 1 note, 1 import entry on a timeline." in output
 
 
 def test_real_run_is_kept_in_the_history_of_imports(contacts):
@@ -288,7 +288,10 @@ def test_row_with_only_a_company_describes_the_company(tmp_path):
     )
     assert supplier.contact_points.count() == 2
     assert list(supplier.tags.values_list("name", flat=True)) == ["trade"]
-    assert "Created: 1 organisation, 2 contact points, 1 import record." in output
+    assert (
+        "Created: 1 organisation, 2 contact points, 1 import entry on a timeline."
+        in output
+    )
 
 
 def test_lifecycle_stage_column_sets_the_stage_and_unknown_ones_are_reported(tmp_path):
@@ -328,7 +331,7 @@ def test_a_folder_imports_each_of_its_files_in_name_order(tmp_path):
     assert printed.rstrip().endswith(
         "old-shop: 2 files imported, 2 of them added something; 2 of 2 rows "
         "usable, 0 skipped.\nIn all created: 2 people, 2 contact points, "
-        "2 import records."
+        "2 import entries on timelines."
     )
 
 

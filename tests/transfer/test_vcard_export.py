@@ -155,3 +155,33 @@ def test_a_person_known_by_one_name_keeps_it_in_the_structured_name() -> None:
 
     assert card.fn.value == "Prince"
     assert (card.n.value.given, card.n.value.family) == ("Prince", "")
+
+
+def test_the_download_imported_again_finds_every_customer_by_its_uid(
+    tmp_path: Path,
+) -> None:
+    build_record()
+    create_party(SETUP, display_name_text="Ralf Rastral", addresses=["1 Way"])
+    before = snapshot()
+    path = tmp_path / "everyone.vcf"
+    path.write_text(export_all(), encoding="utf-8")
+
+    report = import_path(path)
+
+    assert dict(report.created) == {"import record": Party.objects.count()}
+    assert report.rows_used == Party.objects.count()
+    assert snapshot() == before
+
+
+def test_a_uid_of_another_system_finds_no_one(tmp_path: Path) -> None:
+    path = tmp_path / "other.vcf"
+    path.write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:5d2f1c9e-0b1a-4c33-9d2e-1f0a2b3c4d5e\r\n"
+        "FN:Ralf Rastral\r\nN:Rastral;Ralf;;;\r\nEND:VCARD\r\n",
+        encoding="utf-8",
+    )
+
+    report = import_path(path)
+
+    assert report.problems == []
+    assert Party.objects.get().display_name == "Ralf Rastral"

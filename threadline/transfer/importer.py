@@ -48,7 +48,7 @@ from threadline.parties.models import (
     Relationship,
     RelationshipKind,
 )
-from threadline.parties.names import fold
+from threadline.parties.names import clean_text, fold
 from threadline.parties.services import (
     add_contact_point,
     add_relationship,
@@ -913,6 +913,8 @@ class ContactWriter:
     def _note(self, party: Party, contact: Contact) -> None:
         if not contact.notes or self._noted_elsewhere(party, contact):
             return
+        if _already_says(party, contact.notes):
+            return
         self._record_once(
             "note",
             party,
@@ -1385,6 +1387,18 @@ def _fallback_name(contact: Contact) -> str:
     for point in (*contact.emails, *contact.phones):
         return point.raw
     return contact.company
+
+
+def _already_says(party: Party, notes: str) -> bool:
+    """Say whether a party holds a row's note already: as its pinned facts,
+    which a vCard download carries as its note, or as a note's text."""
+    text = clean_text(notes)
+    facts = party.pinned_facts.filter(unpinned_at__isnull=True).order_by(
+        "created_at", "id"
+    )
+    if text == "\n".join(facts.values_list("text", flat=True)):
+        return True
+    return party.events.filter(kind=Kind.NOTE, body=text).exists()
 
 
 def _note_summary(notes: str) -> str:

@@ -17,7 +17,7 @@ NOUNS = {
     "contact point": ("contact point", "contact points"),
     "relationship": ("works-at relationship", "works-at relationships"),
     "note": ("note", "notes"),
-    "import record": ("import record", "import records"),
+    "import record": ("import entry on a timeline", "import entries on timelines"),
     # Interactions from a file of events, by their kind.
     "call": ("call", "calls"),
     "message": ("message", "messages"),

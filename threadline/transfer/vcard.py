@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -305,6 +306,7 @@ def _reason(error: Exception) -> str:
 def card_contact(card: Component, raw: RawCard) -> Contact:
     """What one card says, as a Contact; bad values become warnings."""
     contact = Contact(line=raw.line, key=_card_key(card, raw))
+    contact.threadline_id = _threadline_id(card)
     warn = contact.warnings.append
     _read_names(contact, card)
     _read_organisation(contact, card)
@@ -322,6 +324,17 @@ def card_contact(card: Component, raw: RawCard) -> Contact:
     _read_photo(contact, card, warn)
     contact.warnings[:] = [f"card {raw.number}: {text}" for text in contact.warnings]
     return contact
+
+
+def _threadline_id(card: Component) -> uuid.UUID | None:
+    """The customer a card downloaded from Threadline came from: its UID is
+    the customer's id, so the card finds them again even without an email.
+    A UID of another system is no id of this record and finds no one."""
+    uid = clean_line(_text(_first_value(card, "uid")))
+    try:
+        return uuid.UUID(uid.removeprefix("urn:uuid:"))
+    except ValueError:
+        return None
 
 
 def _card_key(card: Component, raw: RawCard) -> str:
