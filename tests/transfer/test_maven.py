@@ -127,3 +127,29 @@ def second_run_creates_nothing(files: Files, report: ImportReport) -> None:
 
     assert sum(report.created.values()) == 0
     assert Thread.objects.count() == len(with_account)
+
+
+@pytest.mark.django_db
+def test_one_file_of_the_data_set_alone_is_refused_without_naming_its_folder(
+    tmp_path,
+):
+    from threadline.errors import InvalidInput
+
+    path = tmp_path / "sales_pipeline.csv"
+    path.write_text(
+        "opportunity_id,sales_agent,product,account,deal_stage,engage_date,"
+        "close_date,close_value\n1C1I7A6R,Moses Frase,GTX Basic,Cancity,Won,"
+        "2016-10-20,2017-03-01,1054\n"
+    )
+
+    with pytest.raises(InvalidInput) as refused:
+        import_path(path)
+
+    assert str(tmp_path) not in refused.value.message
+    assert refused.value.message.startswith(
+        "sales_pipeline.csv is one file of the Maven CRM sales data set"
+    )
+    assert "accounts.csv, products.csv, sales_teams.csv are not beside it" in (
+        refused.value.message
+    )
+    assert not Party.objects.exists()

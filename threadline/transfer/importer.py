@@ -297,9 +297,7 @@ def import_table(options: ImportOptions) -> ImportReport:
         )
     chosen = chosen or detect_mapping(table.header)
     if chosen is not None and chosen.dataset:
-        return _import_dataset(
-            options.path.parent, chosen, options.dry_run, options.progress
-        )
+        return _import_dataset(options.path, chosen, options.dry_run, options.progress)
     return import_contacts(
         table,
         chosen,

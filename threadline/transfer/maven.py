@@ -80,10 +80,19 @@ def mapping_for_folder(path: Path) -> Mapping:
     folder = path if path.is_dir() else path.parent
     files = mapping.options["files"]
     missing = [name for name in files.values() if not (folder / name).is_file()]
-    if missing:
+    if missing and path.is_dir():
         raise InvalidInput(
             f"{path} is a folder. Threadline imports a folder only when it holds "
             f"the Maven CRM sales data set, and this one lacks {', '.join(missing)}."
+        )
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        # The name alone: an uploaded file's folder is the server's business.
+        raise InvalidInput(
+            f"{path.name} is one file of the Maven CRM sales data set, which "
+            f"imports whole, and {', '.join(missing)} {verb} not beside it. Put "
+            f"{', '.join(sorted(files.values()))} in one folder and import the "
+            "folder from the command line: threadline import FOLDER."
         )
     return mapping
 
@@ -97,7 +106,7 @@ def import_dataset(
 ) -> ImportReport:
     """Import the data set in `path` (its folder, or any of its files)."""
     folder = path if path.is_dir() else path.parent
-    mapping_for_folder(folder)
+    mapping_for_folder(path)
     tables = {
         role: open_table(folder / name)
         for role, name in mapping.options["files"].items()
