@@ -120,6 +120,7 @@ def test_an_event_of_staff_only_is_reported_with_its_place(tmp_path, staff):
     assert lunch.message.startswith("VEVENT 1 (UID lunch): no customer")
     assert standup.message.startswith("VEVENT 2 (UID standup): no customer")
     assert "every attendee is one of your own people" in standup.message
+    assert "no attendee besides its organizer" in lunch.message
 
 
 def test_a_second_import_creates_nothing(tmp_path):

@@ -109,8 +109,10 @@ class FindResult:
 
     def __str__(self) -> str:
         found = "possible duplicate" + ("" if self.found == 1 else "s")
+        customers = "customer" + ("" if self.parties == 1 else "s")
+        pairs = "pair" + ("" if self.compared == 1 else "s")
         return (
-            f"{self.parties:,} customers checked, {self.compared:,} pairs "
+            f"{self.parties:,} {customers} checked, {self.compared:,} {pairs} "
             f"compared, {self.found:,} {found} ({self.new:,} new, "
             f"{self.updated:,} updated, {self.removed:,} no longer alike) in "
             f"{self.seconds:.1f} s"

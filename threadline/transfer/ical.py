@@ -352,7 +352,10 @@ def _no_customer(invitees: list[Attendee], notes: list[str]) -> str:
     elif notes:
         reason = "; ".join(notes)
     else:
-        reason = "it lists no attendees, and its organizer is not a customer"
+        reason = (
+            "it lists no attendee besides its organizer, who is taken to be one "
+            "of your own people"
+        )
     return (
         f"no customer to book it for ({reason}). Add the customer as an "
         "attendee in the calendar, or log the booking on the customer's page"
