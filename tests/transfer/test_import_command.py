@@ -335,6 +335,39 @@ def test_a_folder_imports_each_of_its_files_in_name_order(tmp_path):
     )
 
 
+def test_a_folder_checks_its_files_together_and_changes_nothing(tmp_path):
+    folder = tmp_path / "old-shop"
+    folder.mkdir()
+    (folder / "a-contacts.csv").write_text("name,email\nAnn Lee,ann@example.com\n")
+    (folder / "b-more.csv").write_text(
+        "name,email,phone\nAnn Lee,ann@example.com,+1 212 555 0101\n"
+    )
+    (folder / "c-broken.csv").write_bytes(b"\x00\x01\x02binary")
+
+    with pytest.raises(CommandError, match="1 of 3 files could not be checked"):
+        run_import(str(folder), "--dry-run")
+
+    assert not Party.objects.exists()
+    assert not Event.objects.exists()
+
+
+def test_a_folder_check_counts_a_customer_in_two_files_once(tmp_path):
+    folder = tmp_path / "old-shop"
+    folder.mkdir()
+    (folder / "a-contacts.csv").write_text("name,email\nAnn Lee,ann@example.com\n")
+    (folder / "b-more.csv").write_text(
+        "name,email,phone\nAnn Lee,ann@example.com,+1 212 555 0101\n"
+    )
+
+    printed = run_import(str(folder), "--dry-run")
+
+    assert not Party.objects.exists()
+    assert printed.rstrip().endswith(
+        "In all it would create: 1 person, 2 contact points, "
+        "2 import entries on timelines."
+    )
+
+
 def test_a_folder_with_a_bad_file_imports_the_others_and_names_it(tmp_path):
     folder = tmp_path / "old-shop"
     folder.mkdir()

@@ -22,6 +22,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -35,6 +36,7 @@ from threadline.transfer.report import ImportReport
 logger = logging.getLogger(__name__)
 
 # About a second of writing on SQLite: the longest another writer waits.
+_checking_together: ContextVar[bool] = ContextVar("checking_together", default=False)
 BATCH_ROWS = 200
 # The batch path writes this many rows in about the same second.
 BULK_ROWS = 1000
@@ -70,6 +72,12 @@ def import_transaction(dry_run: bool) -> Iterator[None]:
     if not dry_run:
         yield
         return
+    if _checking_together.get():
+        # Kept for the files checked after this one; a file that fails
+        # leaves nothing for them.
+        with transaction.atomic():
+            yield
+        return
     database = connections[DEFAULT_DB_ALIAS]
     if database.vendor == "sqlite" and not database.in_atomic_block:
         with _database_copy():
@@ -78,6 +86,19 @@ def import_transaction(dry_run: bool) -> Iterator[None]:
     with transaction.atomic():
         yield
         transaction.set_rollback(True)
+
+
+@contextmanager
+def checked_together() -> Iterator[None]:
+    """Let the dry runs of several files inside the block see each other's
+    writes, all thrown away at its end, so that a folder's check counts what
+    importing the folder would create: a customer in two files once."""
+    with import_transaction(True):
+        token = _checking_together.set(True)
+        try:
+            yield
+        finally:
+            _checking_together.reset(token)
 
 
 @contextmanager

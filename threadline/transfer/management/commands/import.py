@@ -2,6 +2,7 @@
 
 import sys
 from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from threadline.transfer.mapping import shipped_mappings
 from threadline.transfer.progress import BarProgress, NoProgress, Progress
 from threadline.transfer.reading import FileChanged
 from threadline.transfer.report import ImportReport
+from threadline.transfer.writing import checked_together
 
 
 class Command(BaseCommand):
@@ -74,16 +76,12 @@ class Command(BaseCommand):
                 "and no data set. Nothing was imported."
             )
         self._say_what_is_left_out(path, files)
-        refused = []
-        reports = []
-        for file in files:
-            try:
-                reports.append(self._import(file, options))
-                self._print(reports[-1])
-            except CommandError as error:
-                self.stderr.write(f"{file.name}: {error}")
-                refused.append(file.name)
-            self.stdout.write("")
+        refused: list[str] = []
+        reports: list[ImportReport] = []
+        together = checked_together() if options["dry_run"] else nullcontext()
+        with together:
+            for file in files:
+                self._import_one_of(file, options, reports, refused)
         self._print_folder(path, reports, options["dry_run"])
         if refused:
             done = "checked" if options["dry_run"] else "imported"
@@ -91,6 +89,22 @@ class Command(BaseCommand):
                 f"{len(refused)} of {len(files)} files could not be {done}: "
                 f"{', '.join(refused)}; the others were {done} as shown."
             )
+
+    def _import_one_of(
+        self,
+        file: Path,
+        options: dict[str, Any],
+        reports: list[ImportReport],
+        refused: list[str],
+    ) -> None:
+        """Import one file of a folder; a refused file does not stop the rest."""
+        try:
+            reports.append(self._import(file, options))
+            self._print(reports[-1])
+        except CommandError as error:
+            self.stderr.write(f"{file.name}: {error}")
+            refused.append(file.name)
+        self.stdout.write("")
 
     def _print_folder(
         self, folder: Path, reports: list[ImportReport], dry_run: bool
