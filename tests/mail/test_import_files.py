@@ -180,10 +180,12 @@ def test_mail_imported_while_a_user_was_active_stays_after_their_handover(
 ):
     jane = make_party("Jane Example", emails=["jane@example.net"], owner=staff)
     bo = make_party("Bo Park", emails=["bo@example.org"])
+    today = format_datetime(timezone.now() - dt.timedelta(hours=2))
     sent = write_eml(
         sender="Sam <sam@example.com>",
         to="jane@example.net",
         extra="Cc: bo@example.org",
+        date=today,
     )
     reply = write_eml(
         sender="Jane <jane@example.net>",
@@ -191,6 +193,7 @@ def test_mail_imported_while_a_user_was_active_stays_after_their_handover(
         subject="Re: Boiler service",
         message_id="<m2@example.net>",
         extra="In-Reply-To: <m1@example.net>",
+        date=today,
     )
     import_path(sent)
     import_path(reply)
@@ -221,6 +224,28 @@ def test_configured_own_domain_counts_as_ours(make_party, write_eml, monkeypatch
     import_path(write_eml(sender="desk@shop.example", to="jane@example.net"))
 
     assert _messages(jane)[0].direction == "outbound"
+
+
+def test_old_mail_is_filed_as_done_and_a_new_reply_opens_it_again(
+    make_party, write_eml
+):
+    make_party("Jane Example", emails=["jane@example.net"])
+    old = write_eml(sender="Jane <jane@example.net>", to="desk@example.com")
+    reply = write_eml(
+        sender="Jane <jane@example.net>",
+        to="desk@example.com",
+        subject="Re: Boiler service",
+        message_id="<m2@example.net>",
+        extra="In-Reply-To: <m1@example.net>",
+        date=format_datetime(timezone.now() - dt.timedelta(hours=2)),
+    )
+
+    import_path(old)
+    filed = Thread.objects.get().status
+    import_path(reply)
+
+    assert filed == "done"
+    assert Thread.objects.get().status == "open"
 
 
 def test_replies_share_the_thread_by_their_headers(make_party, tmp_path):

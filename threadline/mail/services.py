@@ -29,10 +29,10 @@ from threadline.parties.models import ContactKind, ContactPoint, Party
 from threadline.parties.names import clean_text
 from threadline.parties.services import add_contact_point, create_party
 from threadline.parties.suppression import erased_among
-from threadline.threads.models import Thread, ThreadKind
-from threadline.threads.services import open_thread
+from threadline.threads.models import Thread, ThreadKind, ThreadStatus
+from threadline.threads.services import open_thread, update_thread
 from threadline.timeline.actors import Actor
-from threadline.timeline.kinds import Kind
+from threadline.timeline.kinds import Kind, awaits_reply
 from threadline.timeline.models import Event
 from threadline.timeline.services import record_event
 from threadline.transfer.visibility import HIDDEN_MATCH, hidden_ids
@@ -448,7 +448,11 @@ def _thread(
     ).first()
     if link is None and not message.thread_keys and message.is_reply:
         link = links.filter(subject_key=message.subject_key).first()
+    current = _is_current(message)
     if link is not None:
+        if current and link.thread.status == ThreadStatus.DONE:
+            # A new message on a conversation filed as history opens it again.
+            update_thread(link.thread, actor, status=ThreadStatus.OPEN)
         return link.thread
 
     outcome.threads += 1
@@ -460,7 +464,14 @@ def _thread(
         ThreadKind.ENQUIRY,
         _title(message),
         opened_at=message.occurred_at,
+        status=ThreadStatus.OPEN if current else ThreadStatus.DONE,
     )
+
+
+def _is_current(message: ParsedMessage) -> bool:
+    """A conversation whose mail comes in more than a week after it was sent
+    is history: it goes on the timeline as done, not as open work."""
+    return awaits_reply(message.occurred_at, timezone.now())
 
 
 def _title(message: ParsedMessage) -> str:
