@@ -72,6 +72,10 @@ from threadline.transfer.mapping import (
         ("Person - Name", Target("full_name")),
         ("Person - Email - Work", Target("email", "work")),
         ("Organization - Name", Target("company")),
+        ("Other emails", Target("email_list")),
+        ("Other phones", Target("phone_list")),
+        ("Other addresses", Target("address_list")),
+        ("Job title", Target("job_title")),
     ],
 )
 def test_common_headers_are_recognised(header, target):

@@ -5,6 +5,7 @@ import hashlib
 import re
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 EMPTY_MARKERS = frozenset({"null", "none", "n/a", "#n/a", "nil", "-"})
 # Google joins several values in one cell with " ::: ".
 MULTI_VALUE = re.compile(r"\s+:::\s+")
+# A list column holds one value a line, its label before this mark:
+# "work: a@b.com". A value holding the mark itself is written after an empty
+# label, so that no part of it is read as one.
+LABEL_MARK = ": "
 TAG_SEPARATORS = re.compile(r"\s*(?:[,;|]|:::)\s*")
 STAGE_WORDS = {
     "lead": Stage.LEAD,
@@ -231,16 +236,13 @@ def _limit(name: str) -> int:
 
 
 def _read_emails(contact: Contact, values: Values, labels: dict[str, str]) -> None:
-    for (name, group), texts in values.items():
-        if name != "email":
+    for raw, label in _entries(values, "email", labels):
+        try:
+            value = normalise_email(raw)
+        except InvalidInput as error:
+            contact.warnings.append(left_out(error))
             continue
-        for raw in _split_multi(texts):
-            try:
-                value = normalise_email(raw)
-            except InvalidInput as error:
-                contact.warnings.append(left_out(error))
-                continue
-            contact.emails.append(Point(raw, value, _group_label(group, labels)))
+        contact.emails.append(Point(raw, value, label))
 
 
 def left_out(error: InvalidInput) -> str:
@@ -250,21 +252,17 @@ def left_out(error: InvalidInput) -> str:
 
 
 def _read_phones(contact: Contact, values: Values, labels: dict[str, str]) -> None:
-    for (name, group), texts in values.items():
-        if name != "phone":
+    for raw, label in _entries(values, "phone", labels):
+        try:
+            parts = normalise_phone(raw)
+        except InvalidInput:
+            contact.warnings.append(f"{raw!r} is not a phone number, left out")
             continue
-        for raw in _split_multi(texts):
-            try:
-                parts = normalise_phone(raw)
-            except InvalidInput:
-                contact.warnings.append(f"{raw!r} is not a phone number, left out")
-                continue
-            label = _group_label(group, labels)
-            contact.phones.append(
-                Point(raw, parts.value, label, parts.extension, parts.dialable)
-            )
-            if parts.doubt:
-                contact.warnings.append(parts.doubt)
+        contact.phones.append(
+            Point(raw, parts.value, label, parts.extension, parts.dialable)
+        )
+        if parts.doubt:
+            contact.warnings.append(parts.doubt)
 
 
 def _read_addresses(contact: Contact, values: Values, labels: dict[str, str]) -> None:
@@ -283,6 +281,9 @@ def _read_addresses(contact: Contact, values: Values, labels: dict[str, str]) ->
         text = " ".join(text.split())
         if text:
             contact.addresses.append(Point(text, text, _group_label(group, labels)))
+    for raw, label in _listed(values, "address", labels):
+        text = " ".join(raw.split())
+        contact.addresses.append(Point(text, text, label))
 
 
 def _one_line(text: str) -> str:
@@ -400,6 +401,42 @@ def _read_birthday_parts(contact: Contact, values: Values) -> None:
 
 def _region_order() -> str:
     return region_order(settings.DEFAULT_REGION)[0]
+
+
+def list_item(label: str, value: str) -> str:
+    """One value of a list column, written as the importer reads it back."""
+    if label or LABEL_MARK in value:
+        return f"{label}{LABEL_MARK}{value}"
+    return value
+
+
+def _entries(
+    values: Values, name: str, labels: dict[str, str]
+) -> Iterator[tuple[str, str]]:
+    """Each value of a field with its label: first its own columns', each
+    labelled by its group, then its list columns'."""
+    for (field_name, group), texts in values.items():
+        if field_name == name:
+            label = _group_label(group, labels)
+            for raw in _split_multi(texts):
+                yield raw, label
+    yield from _listed(values, name, labels)
+
+
+def _listed(
+    values: Values, name: str, labels: dict[str, str]
+) -> Iterator[tuple[str, str]]:
+    """Each value of a field's list columns, one a line, with the label
+    written before it or else the column's group."""
+    for (field_name, group), texts in values.items():
+        if field_name != f"{name}_list":
+            continue
+        for line in (line for text in texts for line in text.splitlines()):
+            label, mark, value = line.strip().partition(LABEL_MARK)
+            if not mark:
+                label, value = "", label
+            if value.strip():
+                yield value.strip(), _label(label)[:50] or _group_label(group, labels)
 
 
 def _split_multi(texts: list[str]) -> list[str]:

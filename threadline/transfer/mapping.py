@@ -47,6 +47,10 @@ FIELDS = frozenset(
         "email",
         "phone",
         "address",
+        # Several labelled values in one cell, one a line: "work: a@b.com".
+        "email_list",
+        "phone_list",
+        "address_list",
         "street",
         "city",
         "region",
@@ -110,6 +114,10 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "telefonnummer",
         "telefono",
     ),
+    # The columns a customer download puts the values beyond the first in.
+    "email_list": ("otheremails",),
+    "phone_list": ("otherphones",),
+    "address_list": ("otheraddresses",),
     "given_name": (
         "firstname",
         "first",
