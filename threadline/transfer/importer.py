@@ -45,6 +45,7 @@ from threadline.parties.models import (
     ContactPoint,
     Party,
     PartyKind,
+    PinnedFact,
     Relationship,
     RelationshipKind,
 )
@@ -1388,13 +1389,18 @@ def _fallback_name(contact: Contact) -> str:
 
 
 def _already_says(party: Party, notes: str) -> bool:
-    """Say whether a party holds a row's note already: as its pinned facts,
-    which a vCard download carries as its note, or as a note's text."""
+    """Say whether a party holds a row's note already: every line of it as a
+    pinned fact (a download carries the pinned facts as its notes), or the
+    whole as a note's text. A note with any line that is new is kept whole."""
     text = clean_text(notes)
-    facts = party.pinned_facts.filter(unpinned_at__isnull=True).order_by(
-        "created_at", "id"
-    )
-    if text == "\n".join(facts.values_list("text", flat=True)):
+    lines = {line.strip() for line in text.splitlines() if line.strip()}
+    facts = PinnedFact.objects.filter(party=party, unpinned_at__isnull=True)
+    pinned = {
+        line.strip()
+        for fact in facts.values_list("text", flat=True)
+        for line in fact.splitlines()
+    }
+    if lines <= pinned:
         return True
     return party.events.filter(kind=Kind.NOTE, body=text).exists()
 
