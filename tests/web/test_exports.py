@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import vobject
+from django.core.management import call_command
 from django.db import connection
 from django.http import FileResponse, StreamingHttpResponse
 from django.test import Client
@@ -22,9 +23,17 @@ from threadline.accounts.services import create_team, create_user, set_team_memb
 from threadline.followups.services import create_follow_up
 from threadline.mail.models import Mailbox, SenderStatus, UnknownSender
 from threadline.parties.duplicates import find_duplicates
-from threadline.parties.models import Party, RelationshipKind
-from threadline.parties.services import add_relationship, restrict_party
+from threadline.parties.models import Party, PartyKind, RelationshipKind
+from threadline.parties.services import (
+    add_relationship,
+    end_relationship,
+    pin_fact,
+    restrict_party,
+    unpin_fact,
+)
 from threadline.timeline.actors import Actor
+from threadline.timeline.kinds import Kind
+from threadline.timeline.models import Event
 from threadline.timeline.services import record_event
 from threadline.transfer.importer import import_path
 from threadline.transfer.models import ImportRun
@@ -74,7 +83,7 @@ def test_a_manager_downloads_the_customer_list_with_its_search(
     rows = csv_rows(response)
     assert rows[0][:3] == ["Name", "Kind", "Stage"]
     assert names_in(rows) == ["Jane Example"]
-    assert rows[1][4:6] == ["jane@example.com", "'+1 415-555-0134"]
+    assert rows[1][6:8] == ["jane@example.com", "'+1 415-555-0134"]
 
 
 def test_a_formula_in_a_name_is_downloaded_as_text(
@@ -180,6 +189,173 @@ def test_two_customers_ids_swapped_in_a_download_are_refused_not_merged(
     ]
     assert [p.value for p in ann.contact_points.all()] == ["ann@example.com"]
     assert [p.value for p in bo.contact_points.all()] == ["bo@example.com"]
+
+
+@pytest.fixture
+def ruth(make_party: Callable[..., Party]) -> Party:
+    """A customer with several of everything, an employer and pinned facts."""
+    ruth = make_party(
+        "Ruth Field",
+        emails=["ruth@example.com", ("ruth@acme.example", "work"), "rf@old.example"],
+        phones=["+1 415 555 0101", ("+1 415 555 0199", "mobile")],
+        addresses=[
+            "1 Main St, Springfield",
+            ("Unit 4: 9 Dock Rd, Shelbyville", "work"),
+        ],
+        tags=["vip"],
+    )
+    acme = make_party("Acme Ltd", kind=PartyKind.ORGANISATION)
+    former = make_party("Old Works", kind=PartyKind.ORGANISATION)
+    add_relationship(ruth, acme, SETUP, RelationshipKind.WORKS_AT, role="Buyer")
+    left = add_relationship(ruth, former, SETUP, RelationshipKind.WORKS_AT)
+    end_relationship(left, SETUP)
+    pin_fact(ruth, SETUP, "Prefers calls after 4pm")
+    unpin_fact(pin_fact(ruth, SETUP, "Dog in the yard"), SETUP)
+    pin_fact(ruth, SETUP, "Gate code 4411")
+    return ruth
+
+
+def customer_rows(client: Client) -> dict[str, dict[str, str]]:
+    rows = csv_rows(client.get(reverse("web:export", args=["csv"])))
+    return {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+
+
+def download_to(path: Path, client: Client) -> Path:
+    path.write_bytes(body(client.get(reverse("web:export", args=["csv"]))))
+    return path
+
+
+def record_of_customers() -> dict[str, Any]:
+    """Each party's contact points, employers and notes, as a re-import
+    should bring them back."""
+    return {
+        party.display_name: (
+            sorted(party.contact_points.values_list("kind", "value", "label")),
+            list(
+                party.contact_points.filter(is_primary=True)
+                .order_by("kind")
+                .values_list("value", flat=True)
+            ),
+            sorted(
+                party.relationships_out.filter(ended_on__isnull=True).values_list(
+                    "to_party__display_name", "role"
+                )
+            ),
+            sorted(party.tags.values_list("name", flat=True)),
+        )
+        for party in Party.objects.all()
+    }
+
+
+def test_the_customer_download_holds_every_contact_point_employer_and_fact(
+    signed_in: Callable[[User], Client], owner: User, ruth: Party
+) -> None:
+    row = customer_rows(signed_in(owner))["Ruth Field"]
+
+    assert row["Company"] == "Acme Ltd"
+    assert row["Job title"] == "Buyer"
+    assert row["Email"] == "ruth@example.com"
+    assert row["Other emails"] == "work: ruth@acme.example\nrf@old.example"
+    assert row["Phone"] == "'+1 415-555-0101"
+    assert row["Other phones"] == "mobile: +1 415-555-0199"
+    assert row["Address"] == "1 Main St, Springfield"
+    assert row["Other addresses"] == "work: Unit 4: 9 Dock Rd, Shelbyville"
+    assert row["Notes"] == "Prefers calls after 4pm\nGate code 4411"
+
+
+def test_the_customer_download_columns_read_in_order(
+    signed_in: Callable[[User], Client], owner: User, jane: Party
+) -> None:
+    header = csv_rows(signed_in(owner).get(reverse("web:export", args=["csv"])))[0]
+
+    assert header == [
+        "Name",
+        "Kind",
+        "Stage",
+        "Owner",
+        "Company",
+        "Job title",
+        "Email",
+        "Phone",
+        "Address",
+        "Other emails",
+        "Other phones",
+        "Other addresses",
+        "Tags",
+        "Birthday",
+        "Notes",
+        "Last contact",
+        "Added",
+        "Threadline id",
+    ]
+
+
+def test_an_employer_the_manager_may_not_see_is_left_off_the_download(
+    signed_in: Callable[[User], Client],
+    owner: User,
+    manager: User,
+    staff: User,
+    jane: Party,
+    make_party: Callable[..., Party],
+) -> None:
+    secret = make_party("Secret Works", kind=PartyKind.ORGANISATION)
+    restrict_party(secret, Actor.for_user(owner), restricted=True, users=[staff])
+    add_relationship(jane, secret, SETUP, RelationshipKind.WORKS_AT, role="Spy")
+
+    row = customer_rows(signed_in(manager))["Jane Example"]
+
+    assert (row["Company"], row["Job title"]) == ("", "")
+    assert "Secret Works" in customer_rows(signed_in(owner))["Jane Example"].values()
+
+
+def test_a_customer_download_imports_whole_into_an_empty_install(
+    signed_in: Callable[[User], Client], owner: User, ruth: Party, tmp_path: Path
+) -> None:
+    before = record_of_customers()
+    download = download_to(tmp_path / "customers.csv", signed_in(owner))
+    connection.check_constraints()
+    call_command("flush", interactive=False, verbosity=0)
+
+    report = import_path(download)
+
+    assert report.problems == []
+    assert record_of_customers() == before
+    ruth_again = Party.objects.get(display_name="Ruth Field")
+    [note] = ruth_again.events.filter(kind=Kind.NOTE)
+    assert note.body == "Prefers calls after 4pm\nGate code 4411"
+
+
+def test_a_customer_download_imported_into_the_same_install_adds_nothing(
+    signed_in: Callable[[User], Client], owner: User, ruth: Party, tmp_path: Path
+) -> None:
+    before = record_of_customers()
+    notes = Event.objects.filter(kind=Kind.NOTE).count()
+    download = download_to(tmp_path / "customers.csv", signed_in(owner))
+
+    report = import_path(download)
+
+    assert report.problems == []
+    assert set(report.created) <= {"import record"}
+    assert record_of_customers() == before
+    assert Event.objects.filter(kind=Kind.NOTE).count() == notes
+
+
+def test_a_note_added_to_a_download_is_recorded_on_import(
+    signed_in: Callable[[User], Client], owner: User, ruth: Party, tmp_path: Path
+) -> None:
+    rows = csv_rows(signed_in(owner).get(reverse("web:export", args=["csv"])))
+    notes = rows[0].index("Notes")
+    edited = [row for row in rows if row[0] in ("Name", "Ruth Field")]
+    edited[1][notes] += "\nAsked for a quote in May"
+    download = tmp_path / "customers.csv"
+    with download.open("w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream).writerows(edited)
+
+    report = import_path(download)
+
+    assert report.created["note"] == 1
+    [note] = ruth.events.filter(kind=Kind.NOTE)
+    assert note.body.endswith("Gate code 4411\nAsked for a quote in May")
 
 
 @pytest.mark.parametrize("fixture", ["staff", "viewer"])
@@ -389,13 +565,21 @@ def test_the_customer_download_reads_a_fixed_number_of_queries(
     django_assert_max_num_queries: Callable[..., Any],
 ) -> None:
     client = signed_in(owner)
+    acme = make_party("Acme Ltd", kind=PartyKind.ORGANISATION)
     for number in range(30):
-        make_party(f"Person {number}", emails=[f"p{number}@example.com"], tags=["vip"])
+        person = make_party(
+            f"Person {number}",
+            emails=[f"p{number}@example.com", f"p{number}@acme.example"],
+            tags=["vip"],
+        )
+        add_relationship(person, acme, SETUP, RelationshipKind.WORKS_AT, role="Buyer")
+        pin_fact(person, SETUP, "Pays on time")
 
     with django_assert_max_num_queries(8):
         rows = csv_rows(client.get(reverse("web:export", args=["csv"])))
 
-    assert len(rows) == 31
+    assert len(rows) == 32
+    assert rows[-1][4:6] == ["Acme Ltd", "Buyer"]
 
 
 @pytest.fixture

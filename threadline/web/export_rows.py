@@ -5,6 +5,7 @@ page's display limits, and yields plain rows a spreadsheet writer streams.
 """
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -18,13 +19,23 @@ from threadline.accounts.models import Team, User
 from threadline.followups.models import FollowUp, FollowUpStatus
 from threadline.mail.health import MailboxHealth
 from threadline.mail.models import Mailbox, UnknownSender
-from threadline.parties.models import ContactKind, DuplicateCandidate, Party, Stage
+from threadline.parties.models import (
+    ContactKind,
+    ContactPoint,
+    DuplicateCandidate,
+    Party,
+    PinnedFact,
+    Relationship,
+    Stage,
+)
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
+from threadline.transfer.contacts import list_item
 from threadline.transfer.history import created_text, recent_runs, run_state
 from threadline.transfer.models import ImportRun
 from threadline.transfer.report import Problem
 from threadline.transfer.spreadsheet import Cell
+from threadline.transfer.vcard_export import exportable_parties
 from threadline.web.duplicates_views import Side, pair_views
 from threadline.web.timeline import timeline_page
 from threadline.web.today import QUIET_AFTER
@@ -35,6 +46,9 @@ CHUNK = 500
 TIMELINE_PAGE = 500
 
 Row = list[Cell]
+# The kinds of contact point a customer row holds, in its column order.
+# Handles are left out: the importer has no column to read them from.
+EXPORTED_POINTS = (ContactKind.EMAIL, ContactKind.PHONE, ContactKind.ADDRESS)
 
 
 @dataclass(frozen=True)
@@ -46,43 +60,76 @@ class Table:
     rows: Iterator[Row]
 
 
-def customer_table(parties: QuerySet[Party]) -> Table:
-    """The customer list; `parties` comes filtered like the page."""
+def customer_table(parties: QuerySet[Party], viewer: User) -> Table:
+    """The customer list; `parties` comes filtered like the page.
+
+    A row holds what the importer reads back: every email, phone and postal
+    address, the current employer and role, and the pinned facts as notes.
+    An employer the viewer may not see is left off.
+    """
     header = [
         "Name",
         "Kind",
         "Stage",
         "Owner",
+        "Company",
+        "Job title",
         "Email",
         "Phone",
         "Address",
+        "Other emails",
+        "Other phones",
+        "Other addresses",
         "Tags",
         "Birthday",
+        "Notes",
         "Last contact",
         "Added",
         "Threadline id",
     ]
-    return Table("Customers", header, _customer_rows(parties))
+    rows = _customer_rows(exportable_parties(parties, viewer))
+    return Table("Customers", header, rows)
 
 
 def _customer_rows(parties: QuerySet[Party]) -> Iterator[Row]:
     for party in parties.iterator(chunk_size=CHUNK):
-        points = getattr(party, "primary_points", [])
-        primary = {point.kind: point for point in points}
+        points = _points_by_kind(party)
+        employers: list[Relationship] = getattr(party, "employers", [])
+        employer = employers[0] if employers else None
+        facts: list[PinnedFact] = getattr(party, "current_facts", [])
         yield [
             party.display_name,
             party.get_kind_display(),
             party.get_stage_display(),
             party.owner.display_name if party.owner else "",
-            _display(primary.get(ContactKind.EMAIL)),
-            _display(primary.get(ContactKind.PHONE)),
-            _display(primary.get(ContactKind.ADDRESS)),
+            employer.to_party.display_name if employer else "",
+            employer.role if employer else "",
+            *(_first(points[kind]) for kind in EXPORTED_POINTS),
+            *(_others(points[kind]) for kind in EXPORTED_POINTS),
             ", ".join(tag.name for tag in party.tags.all()),
             party.birthday,
+            "\n".join(fact.text for fact in facts),
             party.last_interaction_at,
             party.created_at,
             str(party.public_id),
         ]
+
+
+def _points_by_kind(party: Party) -> dict[str, list[ContactPoint]]:
+    """Each kind's contact points, the primary first, then as they were added."""
+    points: dict[str, list[ContactPoint]] = defaultdict(list)
+    for point in sorted(party.contact_points.all(), key=lambda p: not p.is_primary):
+        points[point.kind].append(point)
+    return points
+
+
+def _first(points: list[ContactPoint]) -> str:
+    return points[0].display if points else ""
+
+
+def _others(points: list[ContactPoint]) -> str:
+    """The points after the first, one a line, each after its label."""
+    return "\n".join(list_item(point.label, point.display) for point in points[1:])
 
 
 def timeline_table(party: Party, viewer: User, kind: str = "") -> Table:
@@ -428,10 +475,6 @@ TODAY_TABLES = {
     "bookings": bookings_table,
     "quiet": gone_quiet_table,
 }
-
-
-def _display(point: object) -> str:
-    return str(getattr(point, "display", "")) if point is not None else ""
 
 
 def _amount(value: object) -> Cell:

@@ -120,7 +120,7 @@ def customers_export(request: StaffRequest, fmt: str) -> HttpResponseBase:
         return _vcard_response(
             vcard_texts(parties, viewer=request.user), _dated("customers", "vcf")
         )
-    return _table_response(fmt, "customers", customer_table(parties))
+    return _table_response(fmt, "customers", customer_table(parties, request.user))
 
 
 @require_GET

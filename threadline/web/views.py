@@ -100,7 +100,14 @@ def today(request: StaffRequest) -> HttpResponse:
 @staff_view
 def customers(request: StaffRequest) -> HttpResponse:
     form = CustomerFilterForm(request.GET or None, user=request.user)
-    parties = _filtered_parties(request.user, form)
+    parties = _filtered_parties(request.user, form).prefetch_related(
+        Prefetch(
+            "contact_points",
+            queryset=ContactPoint.objects.filter(is_primary=True),
+            to_attr="primary_points",
+        ),
+        "tags",
+    )
     page = Paginator(parties, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "query": _query_without_page(request)}
 
@@ -439,18 +446,7 @@ def _filtered_parties(user: User, form: CustomerFilterForm) -> QuerySet[Party]:
     if data.get("tag"):
         parties = parties.filter(tags=data["tag"])
 
-    return (
-        parties.select_related("owner")
-        .prefetch_related(
-            Prefetch(
-                "contact_points",
-                queryset=ContactPoint.objects.filter(is_primary=True),
-                to_attr="primary_points",
-            ),
-            "tags",
-        )
-        .order_by("sort_name", "id")
-    )
+    return parties.select_related("owner").order_by("sort_name", "id")
 
 
 def _query_without_page(request: StaffRequest) -> str:
