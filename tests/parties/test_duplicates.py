@@ -66,6 +66,24 @@ def test_a_shared_phone_scores_low_and_names_households(make_party):
     assert "+1 202-555-0143" in candidate.reasons[0]
 
 
+def test_a_shared_local_number_without_area_code_is_a_signal(make_party):
+    jane = make_party("Jane Example", phones=["555-0143"])
+    again = make_party("Jane Example", phones=["555 0143"])
+
+    find_duplicates()
+
+    candidate = pair_of(jane, again)
+    assert candidate.score >= 85
+    assert candidate.reasons == ["same phone 5550143"]
+
+
+def test_a_shared_internal_line_is_not_a_signal(make_party):
+    make_party("Jane Example", phones=["1047"])
+    make_party("Jane Sample", phones=["1047"])
+
+    assert find_duplicates().found == 0
+
+
 def test_same_phone_and_alike_names_score_high(make_party):
     jane = make_party("Jane Example", phones=["+1 202 555 0143"])
     again = make_party("Jane Exmaple", phones=["202-555-0143"])

@@ -1,9 +1,10 @@
 """Finding parties that may be one: candidate pairs, their scores and reasons.
 
 Only parties that share a key are ever compared (blocking): the same email,
-the same dialable phone, or a context (working at the same organisation,
-the same postal address, the same company email domain) together with a
-name word starting with the same three letters. So the work grows with the
+the same phone (dialable, or a local number of seven digits or more), or a
+context (working at the same organisation, the same postal address, the same
+company email domain) together with a name word starting with the same three
+letters. So the work grows with the
 size of the blocks, not with the square of the record.
 
 A pair is stored once, lower party id first, with a score from 0 to 100 and
@@ -90,6 +91,9 @@ NAME_PREFIX = 3
 # Each further signal on a pair adds this much to its strongest one.
 EXTRA_SIGNAL = 4
 CHUNK = 500
+# An undialable phone with this many digits is a local number, shared only
+# by one household or office; shorter ones are extensions many offices have.
+MIN_LOCAL_DIGITS = 7
 
 Pair = tuple[int, int]
 DIGITS = re.compile(r"\d+")
@@ -290,7 +294,7 @@ class _Finder:
         for party_id, kind, value, extension, dialable in self.record.points:
             if kind == ContactKind.EMAIL:
                 emails[value].append(party_id)
-            elif kind == ContactKind.PHONE and dialable:
+            elif kind == ContactKind.PHONE and (dialable or _whole_number(value)):
                 phones[(value, extension)].append(party_id)
 
         for email, members in emails.items():
@@ -421,6 +425,12 @@ def name_likeness(first: str, second: str) -> int:
     if all(numbers) and numbers[0] != numbers[1]:
         return 0
     return round(fuzz.token_sort_ratio(first, second))
+
+
+def _whole_number(digits: str) -> bool:
+    """Whether an undialable phone's digits are a full local number
+    ("555-0123"), not an internal line that every office has ("12")."""
+    return len(digits) >= MIN_LOCAL_DIGITS
 
 
 def _name_prefixes(name: str) -> set[str]:
