@@ -176,8 +176,8 @@ def test_a_batch_that_fails_as_a_whole_is_written_row_by_row(people, monkeypatch
 @pytest.fixture
 def changed(companies: Path, tmp_path: Path) -> Path:
     """The companies file again: most rows as they were, some adding a phone,
-    a tag or an employer, one with a warning, one with another note (a row's
-    note is taken once), and a new person."""
+    a tag or an employer, one with a warning, one whose note changed (a new note),
+    and a new person."""
     lines = companies.read_text(encoding="utf-8").splitlines(keepends=True)
     lines[1] = "C1,Ann Lee,ann@example.com,+1 202 555 0190,Acme Ltd,Engineer,,\n"
     lines[2] = "C2,Bo Park,bo@example.com,,ACME LTD,,vip gold,\n"
@@ -210,6 +210,7 @@ def test_a_second_file_of_known_rows_matches_the_per_row_path(
         "organisation": 1,
         "relationship": 1,
         "contact point": 2,
+        "note": 1,
         "import record": 1,
     }
     assert any("not a phone" in problem for problem in report_summary[3])
@@ -239,3 +240,19 @@ def test_a_note_the_customer_holds_already_is_not_written_twice(companies):
 
     assert Event.objects.filter(kind="note").count() == notes == 2
     assert "note" not in again.created
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_changed_note_in_a_reimport_is_noted_once(tmp_path: Path, bulk: bool):
+    path = tmp_path / "crm.csv"
+    path.write_text("id,name,email,notes\nC1,Ann Lee,ann@example.com,Gate code 4411\n")
+    run(path, bulk=bulk, source="crm")
+    path.write_text("id,name,email,notes\nC1,Ann Lee,ann@example.com,Gate code 9020\n")
+
+    first = run(path, bulk=bulk, source="crm")
+    again = run(path, bulk=bulk, source="crm")
+
+    notes = Event.objects.filter(kind="note").order_by("id")
+    assert [note.body for note in notes] == ["Gate code 4411", "Gate code 9020"]
+    assert first.created_text() == "1 note"
+    assert again.created_text() == "nothing new"

@@ -14,6 +14,7 @@ is keyed by a hash of its values, the same whatever the file is called.
 """
 
 import datetime as dt
+import hashlib
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
@@ -550,7 +551,7 @@ class ContactWriter:
         names = [f"{key}:{part}" for key in keys for part in ("import", "note")]
         found = Event.objects.filter(
             source__in=self.import_sources, external_id__in=names
-        ).values_list("source", "external_id", "actor_label")
+        ).values_list("source", "external_id", "actor_label", "body")
         return _WrittenEvents(self.source, set(self.undone_runs), list(found))
 
     def _holds(self, party: Party, contact: Contact, held: "_PartyHoldings") -> bool:
@@ -914,12 +915,17 @@ class ContactWriter:
             return
         if _already_says(party, contact.notes):
             return
+        external_id = f"{contact.key}:note"
+        if Event.objects.filter(source=self.source, external_id=external_id).exists():
+            # The row's note changed since it was first imported: the new
+            # words are a note of their own, keyed by what they say.
+            external_id = f"{external_id}:{_digest(contact.notes)}"
         self._record_once(
             "note",
             party,
             Kind.NOTE,
             _note_summary(contact.notes),
-            f"{contact.key}:note",
+            external_id,
             body=contact.notes,
         )
 
@@ -1089,20 +1095,28 @@ class _WrittenEvents:
     """The import records and notes earlier imports wrote for some keys."""
 
     def __init__(
-        self, source: str, undone: set[str], found: list[tuple[str, str, str]]
+        self, source: str, undone: set[str], found: list[tuple[str, str, str, str]]
     ) -> None:
         self.source = source
-        self.here = {external_id for where, external_id, _ in found if where == source}
+        self.here = {
+            external_id: body
+            for where, external_id, _, body in found
+            if where == source
+        }
         # A key an undone import wrote is left out row by row, and counted.
         self.undone = {
-            external_id for _, external_id, writer in found if writer in undone
+            external_id for _, external_id, writer, _ in found if writer in undone
         }
 
     def has_all(self, key: str, contact: Contact) -> bool:
+        """Whether the key's import record, and its note as the row words it
+        now, were written; a changed note is left to the row's own write."""
         record = f"{key}:import"
         if record not in self.here or record in self.undone:
             return False
-        return not contact.notes or f"{key}:note" in self.here
+        if not contact.notes:
+            return True
+        return self.here.get(f"{key}:note") == clean_text(contact.notes)
 
 
 def _counted(
@@ -1403,6 +1417,10 @@ def _already_says(party: Party, notes: str) -> bool:
     if lines <= pinned:
         return True
     return party.events.filter(kind=Kind.NOTE, body=text).exists()
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(clean_text(text).encode()).hexdigest()[:16]
 
 
 def _note_summary(notes: str) -> str:
