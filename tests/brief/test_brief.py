@@ -238,6 +238,29 @@ def test_booking_today_warns(jane, actor, now):
     assert codes(brief) == ["booking_today"]
 
 
+def test_an_all_day_booking_today_warns_without_a_time(jane, actor, now):
+    today = timezone.localdate(now)
+    midnight = dt.datetime.combine(
+        today, dt.time.min, tzinfo=timezone.get_current_timezone()
+    )
+    record_event(
+        jane,
+        "booking",
+        "Site survey",
+        actor=actor,
+        payload={
+            "starts_at": midnight.isoformat(),
+            "all_day": True,
+            "first_day": today.isoformat(),
+            "last_day": today.isoformat(),
+        },
+    )
+
+    [warning] = compute_brief(jane).warnings
+
+    assert warning.text == "Booking today all day: Site survey"
+
+
 def test_no_consent_warns_and_suppresses_outreach(jane, actor):
     update_party(jane, actor, consent=Consent.DENIED, stage="customer")
 

@@ -56,6 +56,28 @@ def test_today_shows_my_follow_ups_messages_and_bookings(
     assert "Boiler check" in page
 
 
+def test_today_shows_an_all_day_booking_without_a_time(
+    signed_in: Callable[[User], Client], staff: User, jane: Party
+) -> None:
+    today = dt.datetime.now(tz=dt.UTC).date()
+    record_event(
+        jane,
+        "booking",
+        "Site survey",
+        actor=Actor.for_user(staff),
+        payload={
+            "starts_at": dt.datetime.combine(today, dt.time.min, dt.UTC).isoformat(),
+            "all_day": True,
+            "first_day": today.isoformat(),
+        },
+    )
+
+    page = signed_in(staff).get(reverse("web:today")).content.decode()
+
+    assert "Site survey" in page
+    assert '<span class="time">All day</span>' in page
+
+
 def test_today_lists_my_customers_gone_quiet(
     signed_in: Callable[[User], Client],
     staff: User,

@@ -245,7 +245,7 @@ def bookings_table(user: User, now: dt.datetime | None = None) -> Table:
     )
     rows: Iterator[Row] = (
         [
-            event.scheduled_for,
+            "all day" if event.payload.get("all_day") else event.scheduled_for,
             event.party.display_name,
             event.summary,
             event.payload.get("site", ""),
