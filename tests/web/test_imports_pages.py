@@ -476,6 +476,54 @@ def test_undo_from_the_page_and_twice_is_refused(
     assert not Party.objects.visible_to(owner).exists()
 
 
+def test_the_customers_an_undo_archived_come_back_from_its_page(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    run = imported(client)
+    client.post(run_url(run, "undo/"))
+
+    undone = client.get(run_url(run)).content.decode()
+    restored = client.post(run_url(run, "restore/"), follow=True).content.decode()
+
+    assert "Archived by the undo" in undone
+    assert "Jane Example" in undone
+    assert "3 customers are back in every list" in restored
+    assert "Archived by the undo" not in restored
+    assert Party.objects.visible_to(owner).count() == 3
+
+
+def test_staff_cannot_bring_back_what_an_undo_archived(
+    signed_in: SignIn, owner: User, staff: User
+) -> None:
+    client = signed_in(owner)
+    run = imported(client)
+    client.post(run_url(run, "undo/"))
+
+    response = signed_in(staff).post(run_url(run, "restore/"))
+
+    assert response.status_code == 403
+    assert not Party.objects.visible_to(owner).exists()
+
+
+def test_commands_in_a_message_show_as_code(signed_in: SignIn, owner: User) -> None:
+    client = signed_in(owner)
+    run = imported(client)
+    run.problems.append(
+        {
+            "file": "",
+            "line": 0,
+            "message": "Run `threadline imports` <now>",
+            "skipped": True,
+        }
+    )
+    run.save()
+
+    page = client.get(run_url(run)).content.decode()
+
+    assert "Run <code>threadline imports</code> &lt;now&gt;" in page
+
+
 def test_staff_cannot_undo(signed_in: SignIn, owner: User, staff: User) -> None:
     run = imported(signed_in(owner))
 

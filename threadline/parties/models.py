@@ -52,9 +52,10 @@ class Tag(models.Model):
 
 
 class PartyQuerySet(models.QuerySet["Party"]):
-    def visible_to(self, user: User) -> "PartyQuerySet":
+    def visible_to(self, user: User, *, archived: bool = False) -> "PartyQuerySet":
         """Parties the user may see: all unrestricted ones, and restricted
-        ones they own, are named on, or are in a named team of."""
+        ones they own, are named on, or are in a named team of; archived ones
+        only when asked for."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
         named = Party.allowed_users.through.objects.filter(
@@ -63,10 +64,10 @@ class PartyQuerySet(models.QuerySet["Party"]):
         via_team = Party.allowed_teams.through.objects.filter(
             party=OuterRef("pk"), team__members=user
         )
-        return self.filter(
-            Q(restricted=False) | Q(owner=user) | Exists(named) | Exists(via_team),
-            archived_at__isnull=True,
+        allowed = self.filter(
+            Q(restricted=False) | Q(owner=user) | Exists(named) | Exists(via_team)
         )
+        return allowed if archived else allowed.filter(archived_at__isnull=True)
 
 
 class Party(models.Model):

@@ -43,6 +43,7 @@ from threadline.parties.services import (
     archive_party,
     end_relationship,
     remove_contact_point,
+    restore_party,
     set_tags,
     unpin_fact,
     update_party,
@@ -261,7 +262,7 @@ class _Undo:
         self.run = run
         self.report = report
         self.actor = Actor.importer(undo_label(run))
-        self.reason = f"import #{run.pk} undone"
+        self.reason = archived_reason(run.pk)
         self.labels = (run.actor_label, undo_label(run))
 
     def run_all(self, plan: _Plan) -> None:
@@ -421,6 +422,42 @@ def _batches(steps: Iterable[Step], size: int) -> Iterator[list[Step]]:
     iterator = iter(steps)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+def archived_reason(number: int) -> str:
+    """The reason an import's undo gives the customers it archives."""
+    return f"import #{number} undone"
+
+
+def archived_by_undo(number: int) -> QuerySet[Party]:
+    """The customers the undo of import `number` archived that are still
+    archived (a merge's archived side is brought back by undoing the merge)."""
+    return Party.objects.filter(
+        archived_at__isnull=False,
+        merged_into__isnull=True,
+        archived_reason=archived_reason(number),
+    ).order_by("pk")
+
+
+def restore_undone_import(number: int, actor: Actor, reason: str) -> int:
+    """Bring back, one by one, the customers still archived by the undo of
+    import `number` that the actor may see; return how many. Run again after
+    an interruption, it restores the rest. The entries the undo took off
+    timelines stay off."""
+    actor.require_manage()
+    archived = archived_by_undo(number)
+    if actor.user is not None:
+        archived = archived.filter(
+            pk__in=Party.objects.visible_to(actor.user, archived=True).values("pk")
+        )
+    restored = 0
+    for party in archived.iterator():
+        restore_party(party, actor, reason)
+        restored += 1
+    logger.info(
+        "Restored %d customers archived by the undo of import #%d", restored, number
+    )
+    return restored
 
 
 def kept_parties(run: ImportRun) -> QuerySet[Party]:

@@ -20,7 +20,11 @@ from threadline.errors import Conflict, InvalidInput
 from threadline.parties.models import Party
 from threadline.timeline.actors import Actor
 from threadline.transfer.history import PROBLEMS_SHOWN, find_run, recent_runs, view
-from threadline.transfer.undo import kept_parties
+from threadline.transfer.undo import (
+    archived_by_undo,
+    kept_parties,
+    restore_undone_import,
+)
 from threadline.transfer.uploads import (
     AlreadyStarted,
     discard_upload,
@@ -38,6 +42,7 @@ from threadline.web.imports_forms import UploadForm
 logger = logging.getLogger(__name__)
 
 RUNS_PER_PAGE = 25
+ARCHIVED_SHOWN = 20
 
 
 @staff_view
@@ -143,14 +148,34 @@ def import_run(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     if request.htmx:
         # Finished: reload the whole page, which now lists the problems.
         return HttpResponseClientRefresh()
-    context["kept"] = (
-        kept_parties(shown.run).filter(
-            pk__in=Party.objects.visible_to(request.user).values("pk")
-        )
-        if shown.state == "undone"
-        else []
-    )
+    visible = Party.objects.visible_to(request.user).values("pk")
+    undone = shown.state == "undone"
+    context["kept"] = kept_parties(shown.run).filter(pk__in=visible) if undone else []
+    may_see = Party.objects.visible_to(request.user, archived=True).values("pk")
+    archived = archived_by_undo(shown.run.pk).filter(pk__in=may_see)
+    context["archived_count"] = archived.count() if undone else 0
+    context["archived"] = archived[:ARCHIVED_SHOWN] if undone else []
+    context["archived_more"] = max(context["archived_count"] - ARCHIVED_SHOWN, 0)
     return render(request, "web/imports/run.html", context)
+
+
+@staff_view
+@require_POST
+def import_restore(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Bring back the customers the undo of this import archived."""
+    run = find_run(public_id)
+    actor = Actor.for_user(request.user)
+    restored = restore_undone_import(run.pk, actor, f"import #{run.pk} brought back")
+    if restored:
+        plural = "customer is" if restored == 1 else "customers are"
+        messages.success(
+            request,
+            f"{restored:,} {plural} back in every list. The notes and details "
+            "the undo took off their timelines stay off.",
+        )
+    else:
+        messages.info(request, "No customer of this import is archived any more.")
+    return redirect("web:import_run", public_id=run.public_id)
 
 
 @staff_view

@@ -98,6 +98,11 @@ urlpatterns = [
         "imports/<uuid:public_id>/undo/", imports_views.import_undo, name="import_undo"
     ),
     path(
+        "imports/<uuid:public_id>/restore/",
+        imports_views.import_restore,
+        name="import_restore",
+    ),
+    path(
         "imports/<uuid:public_id>/again/",
         imports_views.import_again,
         name="import_again",

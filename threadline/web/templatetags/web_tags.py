@@ -3,15 +3,20 @@ building links to records by their public id."""
 
 import datetime as dt
 import functools
+import re
 import uuid
 
 from django import template
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
 register = template.Library()
 
 _SENTINEL = "00000000-0000-0000-0000-000000000000"
+# Messages name commands between backticks, as a terminal shows them.
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
 
 
 @register.filter
@@ -35,3 +40,11 @@ def ago(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
     if value is None:
         return ""
     return timesince(value, now, depth=1)
+
+
+@register.filter
+def code_spans(text: object) -> SafeString:
+    """The text escaped, with each `command` in backticks shown as code."""
+    escaped = escape(str(text))
+    # Safe: the text was escaped first, and only <code> tags are added.
+    return mark_safe(_CODE_SPAN.sub(r"<code>\1</code>", escaped))

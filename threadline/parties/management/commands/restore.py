@@ -5,10 +5,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from threadline.errors import ThreadlineError
-from threadline.parties.models import Party
 from threadline.parties.services import restore_party
 from threadline.search.services import find_one_party
 from threadline.timeline.actors import Actor
+from threadline.transfer.undo import restore_undone_import
 
 
 class Command(BaseCommand):
@@ -69,14 +69,9 @@ class Command(BaseCommand):
         )
 
     def _restore_undone_import(self, number: int, reason: str) -> None:
-        """Restore, one by one, the customers still archived by the undo of
-        import `number`; run again after an interruption, it does the rest."""
-        archived = Party.objects.filter(
-            archived_at__isnull=False,
-            merged_into__isnull=True,
-            archived_reason=f"import #{number} undone",
-        ).order_by("pk")
-        total = archived.count()
+        """Restore the customers still archived by the undo of import
+        `number`; run again after an interruption, it does the rest."""
+        total = restore_undone_import(number, Actor.system("command line"), reason)
         if not total:
             raise CommandError(
                 f"No customer is archived by the undo of import #{number}; "
@@ -84,9 +79,6 @@ class Command(BaseCommand):
                 "was changed."
             )
 
-        actor = Actor.system("command line")
-        for party in archived.iterator():
-            restore_party(party, actor, reason)
         plural = "customer" if total == 1 else "customers"
         self.stdout.write(
             self.style.SUCCESS(
