@@ -114,6 +114,18 @@ def test_xlsx_keeps_numbers_and_times_and_writes_formulas_as_text(settings) -> N
     assert values[2][0] == "ab"
 
 
+def test_xlsx_holds_its_header_in_view_with_readable_column_widths() -> None:
+    stream = io.BytesIO()
+
+    write_xlsx(["Name", "Tags", "Threadline id"], [["Ann Lee", "vip", "x"]], stream)
+
+    sheet = load_workbook(io.BytesIO(stream.getvalue())).active
+    widths = [sheet.column_dimensions[column].width for column in "ABC"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet["A1"].font.bold
+    assert widths == [36, 12, 17]
+
+
 @pytest.mark.parametrize("text", ["=1+1", " \n@SUM(A1)", "-2+3", "+cmd|' /C calc'!A0"])
 def test_an_xlsx_text_that_looks_like_a_formula_is_stored_as_a_text(text) -> None:
     """A text cell's value is written inline as a string, with no formula

@@ -28,6 +28,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.cell.cell import Cell as SheetCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,22 @@ DATE_FORMAT = "yyyy-mm-dd"
 # sheet name.
 SHEET_TITLE_CHARS = 31
 CSV_ROWS_PER_CHUNK = 100
+# Header words of columns that hold sentences or long values.
+WIDE_COLUMNS = frozenset(
+    {
+        "address",
+        "addresses",
+        "booking",
+        "customer",
+        "email",
+        "emails",
+        "name",
+        "notes",
+        "problem",
+        "reasons",
+        "summary",
+    }
+)
 
 
 def neutralise(value: Cell) -> Cell:
@@ -93,15 +110,27 @@ def write_xlsx(
     memory flat however many rows there are; return the number of rows."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_sheet_title(title))
+    for number, text in enumerate(header, start=1):
+        sheet.column_dimensions[get_column_letter(number)].width = _width(text)
+    # A write-only sheet writes its views and columns with the first row.
+    sheet.freeze_panes = "A2"
     bold = Font(bold=True)
     sheet.append([_header_cell(sheet, text, bold) for text in header])
-    sheet.freeze_panes = "A2"
     count = 0
     for row in rows:
         sheet.append([_xlsx_cell(sheet, value) for value in row])
         count += 1
     workbook.save(stream)
     return count
+
+
+def _width(header: str) -> float:
+    """A column's width in characters, guessed from its header since the
+    rows are streamed: text columns wide enough to read, short ones snug."""
+    words = set(header.casefold().split())
+    if words & WIDE_COLUMNS:
+        return 36
+    return min(max(len(header) + 4, 12), 30)
 
 
 class _Lines:
