@@ -256,3 +256,14 @@ def test_a_changed_note_in_a_reimport_is_noted_once(tmp_path: Path, bulk: bool):
     assert [note.body for note in notes] == ["Gate code 4411", "Gate code 9020"]
     assert first.created_text() == "1 note"
     assert again.created_text() == "nothing new"
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_the_report_says_how_many_rows_found_their_customer(people, bulk):
+    first = run(people, bulk=bulk)
+    again = run(people, bulk=bulk)
+
+    assert "matched a customer" in first.description
+    assert "; 15 rows matched a customer already known by id, email or phone" in (
+        again.description
+    )

@@ -363,6 +363,7 @@ def import_contacts(
             write_batches(_counted(rows, report), writer, report, shown)
         else:
             write_rows(_counted(rows, report), writer.write, report, shown)
+    writer.describe_matches()
     report.report_undone_before()
     shown.finish()
 
@@ -398,6 +399,18 @@ class ContactWriter:
         # Most records never had an erasure; they pay nothing for the check.
         self.any_erased = Event.objects.filter(kind=Kind.ERASURE).exists()
         self.undone_runs = undone_runs()
+        # Rows that named a person the record (or an earlier row) holds.
+        self.matched = 0
+
+    def describe_matches(self) -> None:
+        """Say in the report's description how many rows found their person,
+        since what such a row adds is counted only as what is new."""
+        if self.matched:
+            rows = "row" if self.matched == 1 else "rows"
+            self.report.description += (
+                f"; {self.matched:,} {rows} matched a customer already known by "
+                "id, email or phone"
+            )
 
     def write(self, contact: Contact) -> Party:
         """Write one row's contact; return the party it describes.
@@ -408,6 +421,7 @@ class ContactWriter:
         """
         remembered = set(self.organisations)
         counted = Counter(self.report.created)
+        matched = self.matched
         try:
             return self._write(contact)
         except BaseException:
@@ -415,6 +429,7 @@ class ContactWriter:
                 del self.organisations[key]
             self.report.created.clear()
             self.report.created.update(counted)
+            self.matched = matched
             raise
 
     def _write(self, contact: Contact) -> Party:
@@ -577,6 +592,7 @@ class ContactWriter:
         for warning in contact.warnings:
             self.report.problem(contact.line, warning, skipped=False)
         self.report.rows_used += 1
+        self.matched += 1
 
     def _remember_organisations(self, contacts: list[Contact]) -> set[str]:
         """Remember the batch's organisations that the record holds, found by
@@ -821,6 +837,7 @@ class ContactWriter:
         party = self.find_person(contact)
         if party is not None:
             self._add_missing(party, contact)
+            self.matched += 1
             return party
 
         points = _distinct(contact)

@@ -128,6 +128,7 @@ def import_vcards(options: ImportOptions) -> ImportReport:
         writer = ContactWriter(options.path.name, report, options.source)
         cards = _contacts(read_cards(stream, options.encoding), report)
         write_rows(cards, lambda card: _write(writer, card), report, options.progress)
+    writer.describe_matches()
     report.report_undone_before()
     options.progress.finish()
 
