@@ -25,6 +25,24 @@ def test_picker_finds_the_other_party(
     assert 'name="other"' in response.content.decode()
 
 
+def test_picker_tells_two_people_of_one_name_apart_by_email(
+    signed_in: Callable[[User], Client],
+    staff: User,
+    make_party: Callable[..., Party],
+) -> None:
+    make_party("John Doe", emails=["john.doe@hotmail.com"])
+    make_party("John Doe", emails=["jdoe@example.com"], phones=["+1 202 555 0143"])
+
+    page = (
+        signed_in(staff)
+        .get(reverse("web:party_pick"), {"q": "john doe"})
+        .content.decode()
+    )
+
+    assert "john.doe@hotmail.com" in page
+    assert "jdoe@example.com · +1 202-555-0143" in page
+
+
 def test_staff_links_two_parties_and_ends_the_link(
     signed_in: Callable[[User], Client],
     staff: User,

@@ -10,7 +10,14 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    prefetch_related_objects,
+)
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -88,6 +95,11 @@ CUSTOMERS_PER_PAGE = 25
 # A search narrows to this many best matches before the filters apply.
 SEARCH_LIMIT = 500
 PICKER_LIMIT = 8
+_PRIMARY_POINTS = Prefetch(
+    "contact_points",
+    queryset=ContactPoint.objects.filter(is_primary=True).order_by("kind"),
+    to_attr="primary_points",
+)
 EARLIEST_AS_OF = dt.date(1900, 1, 1)
 PHONE_LIKE = re.compile(r"\+?[\d\s().\-/]{6,}")
 
@@ -101,12 +113,7 @@ def today(request: StaffRequest) -> HttpResponse:
 def customers(request: StaffRequest) -> HttpResponse:
     form = CustomerFilterForm(request.GET or None, user=request.user)
     parties = _filtered_parties(request.user, form).prefetch_related(
-        Prefetch(
-            "contact_points",
-            queryset=ContactPoint.objects.filter(is_primary=True),
-            to_attr="primary_points",
-        ),
-        "tags",
+        _PRIMARY_POINTS, "tags"
     )
     page = Paginator(parties, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "query": _query_without_page(request)}
@@ -129,6 +136,8 @@ def party_pick(request: StaffRequest) -> HttpResponse:
         for party in search_parties(request.user, query, limit=PICKER_LIMIT + 1)
         if str(party.public_id) != exclude
     ][:PICKER_LIMIT]
+    # Two people of one name are told apart by their email or phone.
+    prefetch_related_objects(parties, _PRIMARY_POINTS)
     return render(
         request, "web/partials/party_pick.html", {"parties": parties, "query": query}
     )
