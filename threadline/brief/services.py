@@ -608,9 +608,11 @@ def _warnings(
 
     for booking in _bookings_on(events, today):
         starts = timezone.localtime(booking.scheduled_for)
-        when = "all day" if booking.payload.get("all_day") else f"at {starts:%H:%M}"
+        hours = "all day" if booking.payload.get("all_day") else f"at {starts:%H:%M}"
         warnings.append(
-            Warning("booking_today", "info", f"Booking today {when}: {booking.summary}")
+            Warning(
+                "booking_today", "info", f"Booking today {hours}: {booking.summary}"
+            )
         )
 
     if brief.identity.consent == Consent.DENIED:

@@ -153,9 +153,10 @@ def import_run(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     context["kept"] = kept_parties(shown.run).filter(pk__in=visible) if undone else []
     may_see = Party.objects.visible_to(request.user, archived=True).values("pk")
     archived = archived_by_undo(shown.run.pk).filter(pk__in=may_see)
-    context["archived_count"] = archived.count() if undone else 0
-    context["archived"] = archived[:ARCHIVED_SHOWN] if undone else []
-    context["archived_more"] = max(context["archived_count"] - ARCHIVED_SHOWN, 0)
+    archived_count = archived.count() if undone else 0
+    context["archived_count"] = archived_count
+    context["archived"] = archived[:ARCHIVED_SHOWN] if archived_count else []
+    context["archived_more"] = max(archived_count - ARCHIVED_SHOWN, 0)
     return render(request, "web/imports/run.html", context)
 
 
