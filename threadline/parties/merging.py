@@ -336,6 +336,7 @@ def _apply(plan: MergePlan, actor: Actor) -> dict[str, list[str]]:
     survivor, other = plan.survivor, plan.other
     moved: dict[str, list[str]] = {}
     moved["event"] = _ids(Event.objects.filter(party=other))
+    # Shortcoming: a calendar event that booked both parties stays twice.
     Event.objects.filter(party=other).update(party=survivor)
     for name, model in (
         ("thread", Thread),
