@@ -44,6 +44,8 @@ BULK_ROWS = 1000
 # import: a batch's objects live until it is written, and collecting them
 # every 700 allocations (Python's default) cost an import a tenth of its time.
 IMPORT_COLLECTION_THRESHOLD = 50_000
+# The PostgreSQL advisory lock every import batch holds until its commit.
+IMPORT_LOCK = 0x7468726561646C  # "threadl"
 Row = TypeVar("Row")
 
 
@@ -86,6 +88,23 @@ def import_transaction(dry_run: bool) -> Iterator[None]:
     with transaction.atomic():
         yield
         transaction.set_rollback(True)
+
+
+@contextmanager
+def batch_transaction() -> Iterator[None]:
+    """One batch's transaction, taken in turn with every other import's.
+
+    An import looks a row's customer up and creates them if none is found;
+    two imports doing so at once for the same person would both create one.
+    SQLite's writers already take turns (BEGIN IMMEDIATE). PostgreSQL's do
+    not, so its batches wait for a lock held until their commit.
+    """
+    with transaction.atomic():
+        database = connections[DEFAULT_DB_ALIAS]
+        if database.vendor == "postgresql":
+            with database.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
+        yield
 
 
 @contextmanager
@@ -143,7 +162,7 @@ def write_rows(
     """Write each (line, row) through `write`, reporting the rows it refuses."""
     iterator = iter(rows)
     while batch := list(islice(iterator, BATCH_ROWS)):
-        with transaction.atomic():
+        with batch_transaction():
             for line, row in batch:
                 write_one(line, row, write, report, file)
                 progress.advance()
@@ -178,7 +197,7 @@ def write_batches(
     iterator = iter(rows)
     with fewer_collections():
         while batch := list(islice(iterator, size or BULK_ROWS)):
-            with transaction.atomic():
+            with batch_transaction():
                 if not _write_batch(batch, writer, report):
                     for line, row in batch:
                         write_one(line, row, writer.write, report, file)
