@@ -490,6 +490,21 @@ def test_the_customers_an_undo_archived_come_back_from_its_page(
     assert "Jane Example" in undone
     assert "3 customers are back in every list" in restored
     assert "Archived by the undo" not in restored
+    assert "Kept customers" not in restored
+    assert "Undo import" not in restored
+    assert Party.objects.visible_to(owner).count() == 3
+
+
+def test_a_restored_archive_offers_no_undo(signed_in: SignIn, owner: User) -> None:
+    client = signed_in(owner)
+    run = imported(client)
+    ImportRun.objects.filter(pk=run.pk).update(format="archive")
+
+    page = client.get(run_url(run)).content.decode()
+    refused = client.post(run_url(run, "undo/"), follow=True).content.decode()
+
+    assert "Undo import" not in page
+    assert "restored a whole archive into an empty install" in refused
     assert Party.objects.visible_to(owner).count() == 3
 
 

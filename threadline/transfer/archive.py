@@ -44,7 +44,7 @@ from threadline.parties.models import ContactPoint, Party
 from threadline.search.services import index_new_parties
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
-from threadline.transfer.models import ImportRun
+from threadline.transfer.models import RESTORE_FORMAT, ImportRun
 from threadline.transfer.progress import NoProgress, Progress
 from threadline.transfer.report import ImportReport
 from threadline.transfer.runs import active_run
@@ -68,8 +68,6 @@ NOUNS: dict[type[Model], str] = {
     User: "user",
     Event: "event",
 }
-# How an import run of a restore names its format (see importer.IMPORTERS).
-RESTORE_FORMAT = "archive"
 # Tables computed from other tables: rebuilt on restore, never exported.
 DERIVED = {
     "search.searchterm": "search keys, rebuilt from parties and contact points",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from threadline.errors import NotFound
-from threadline.transfer.models import ImportRun, RunStatus
+from threadline.transfer.models import RESTORE_FORMAT, ImportRun, RunStatus
 from threadline.transfer.report import NOUNS
 from threadline.transfer.runs import is_stale
 from threadline.transfer.undo import KEPT, NOT_REVERSED, undone_text
@@ -42,6 +42,8 @@ class RunView:
 
     @property
     def can_undo(self) -> bool:
+        if self.run.format == RESTORE_FORMAT:
+            return False
         return self.state in (
             State.DONE,
             State.FAILED,

@@ -5,6 +5,9 @@ from django.db import models
 
 from threadline.public_ids import new_public_id
 
+# The format of a run that restored a whole archive into an empty install.
+RESTORE_FORMAT = "archive"
+
 
 class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"

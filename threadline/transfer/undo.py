@@ -54,7 +54,7 @@ from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import INTERACTION_KINDS, Kind
 from threadline.timeline.models import Event
 from threadline.timeline.services import latest_version, redact_event
-from threadline.transfer.models import ImportRun, RunStatus
+from threadline.transfer.models import RESTORE_FORMAT, ImportRun, RunStatus
 from threadline.transfer.runs import is_stale, owner_fields, take_over
 
 logger = logging.getLogger(__name__)
@@ -181,6 +181,12 @@ def finish_undo(run: ImportRun) -> UndoReport:
 
 
 def _require_undoable(run: ImportRun) -> None:
+    if run.format == RESTORE_FORMAT:
+        raise Conflict(
+            f"Import #{run.pk} restored a whole archive into an empty install, "
+            "which cannot be undone. To start over, point THREADLINE_DATA_DIR "
+            "(or DATABASE_URL) at a new, empty database."
+        )
     if run.status == RunStatus.UNDONE:
         when = timezone.localtime(run.undone_at).strftime("%Y-%m-%d %H:%M")
         who = f" by {run.undone_by.display_name}" if run.undone_by else ""
@@ -461,10 +467,18 @@ def restore_undone_import(number: int, actor: Actor, reason: str) -> int:
 
 
 def kept_parties(run: ImportRun) -> QuerySet[Party]:
-    """Parties the run created that are still in use after its undo."""
+    """Parties the run created that its undo kept, being in use; those the
+    undo archived and someone brought back since are not among them."""
     created = Event.objects.filter(
         actor_label=run.actor_label,
         kind=Kind.PROFILE_CHANGE,
         summary__startswith="Created ",
     ).values("party_id")
-    return Party.objects.filter(pk__in=created, archived_at__isnull=True)
+    brought_back = Event.objects.filter(
+        kind=Kind.PROFILE_CHANGE,
+        summary__startswith="Restored: ",
+        recorded_at__gte=run.undone_at or timezone.now(),
+    ).values("party_id")
+    return Party.objects.filter(pk__in=created, archived_at__isnull=True).exclude(
+        pk__in=brought_back
+    )
