@@ -601,3 +601,31 @@ def test_history_lists_every_run_with_who_and_what(
     assert "Created 2 people, 1 organisation" in page
     assert "1 problem, 1 record skipped" in page
     assert "Imported" in page
+
+
+def test_a_mailbox_names_its_problems_by_message(
+    signed_in: SignIn, owner: User
+) -> None:
+    client = signed_in(owner)
+    mailbox = (
+        b"From jane@example.com Mon Mar  2 09:00:00 2026\n"
+        b"From: Jane Example <jane@example.com>\nTo: office@example.com\n"
+        b"Subject: Boiler\nMessage-ID: <one@example.com>\n\nIt rattles.\n\n"
+        b"From nobody Mon Mar  2 10:00:00 2026\n"
+        b"Subject: No one\nMessage-ID: <two@example.com>\n\nNo addresses.\n"
+    )
+    check_url = upload(client, mailbox, "inbox.mbox")["Location"]
+
+    check = client.get(check_url).content.decode()
+    client.post(check_url + "start/")
+    run = ImportRun.objects.get()
+    page = client.get(run_url(run)).content.decode()
+    download = client.get(
+        reverse("web:export_import_problems", args=[run.public_id, "csv"])
+    )
+
+    assert "message 2" in check
+    assert "message 2" in page
+    rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode())))
+    assert rows[0][:2] == ["\ufeffFile", "Message"]
+    assert ["inbox.mbox", "2"] in [row[:2] for row in rows[1:]], rows

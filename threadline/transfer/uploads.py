@@ -471,6 +471,7 @@ def _check_record(report: ImportReport) -> dict[str, Any]:
                 "message": problem.message,
                 "skipped": problem.skipped,
                 "rows": problem.rows,
+                "unit": problem.unit,
             }
             for problem in report.problems
         ],

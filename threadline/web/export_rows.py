@@ -311,7 +311,8 @@ def import_history_table() -> Table:
 
 
 def import_problems_table(run: ImportRun) -> Table:
-    """Every problem of an import run, in the order the file had them."""
+    """Every problem of an import run, in the order the file had them, by
+    line, or by message for a mailbox."""
     rows: Iterator[Row] = (
         [
             str(problem.get("file") or run.file),
@@ -321,7 +322,9 @@ def import_problems_table(run: ImportRun) -> Table:
         ]
         for problem in run.problems
     )
-    return Table("Problems", ["File", "Line", "Outcome", "Problem"], rows)
+    units = {problem.get("unit") or "line" for problem in run.problems}
+    where = "Message" if units == {"message"} else "Line"
+    return Table("Problems", ["File", where, "Outcome", "Problem"], rows)
 
 
 def duplicates_table(candidates: QuerySet[DuplicateCandidate], viewer: User) -> Table:
