@@ -59,3 +59,12 @@ def test_an_imported_row_warns_of_a_number_it_could_not_read(settings) -> None:
     assert any(
         "'0151 23456789' is not a phone number in US" in w for w in contact.warnings
     )
+
+
+@pytest.mark.django_db
+def test_an_undialable_number_shows_as_typed(make_party) -> None:
+    party = make_party("Ann Lee", phones=["+123456789", "555-0143"])
+
+    shown = sorted(point.display for point in party.contact_points.all())
+
+    assert shown == ["+123456789", "555-0143"]

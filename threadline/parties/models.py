@@ -199,8 +199,12 @@ class ContactPoint(models.Model):
     def display(self) -> str:
         if self.kind == ContactKind.EMAIL:
             return self.raw.strip()
-        if self.kind == ContactKind.PHONE and self.dialable:
-            return format_phone(self.value, self.extension)
+        if self.kind == ContactKind.PHONE:
+            # An undialable number is shown as typed: its digits alone would
+            # drop a "+" or the spacing that tells its parts apart.
+            if self.dialable:
+                return format_phone(self.value, self.extension)
+            return self.raw.strip() or self.value
         return self.value
 
 
