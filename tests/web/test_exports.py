@@ -325,6 +325,35 @@ def test_a_customer_download_imports_whole_into_an_empty_install(
     assert note.body == "Prefers calls after 4pm\nGate code 4411"
 
 
+def test_organisations_and_households_come_back_with_their_kind_name_and_stage(
+    signed_in: Callable[[User], Client],
+    owner: User,
+    make_party: Callable[..., Party],
+    tmp_path: Path,
+) -> None:
+    make_party(
+        "Acme, Inc.",
+        kind=PartyKind.ORGANISATION,
+        stage="customer",
+        emails=["office@acme.example"],
+    )
+    make_party("The Millers", kind=PartyKind.HOUSEHOLD, stage="prospect")
+    make_party("Lee, Ann", stage="customer")
+    download = download_to(tmp_path / "customers.csv", signed_in(owner))
+    call_command("flush", interactive=False, verbosity=0)
+
+    report = import_path(download)
+
+    parties = Party.objects.order_by("display_name")
+    assert report.problems == []
+    assert [(p.display_name, p.kind, p.stage) for p in parties] == [
+        ("Acme, Inc.", "organisation", "customer"),
+        ("Ann Lee", "person", "customer"),
+        ("The Millers", "household", "prospect"),
+    ]
+    assert parties[0].contact_points.get().value == "office@acme.example"
+
+
 def test_a_customer_download_imported_into_the_same_install_adds_nothing(
     signed_in: Callable[[User], Client], owner: User, ruth: Party, tmp_path: Path
 ) -> None:

@@ -73,10 +73,11 @@ class Values(defaultdict[tuple[str, str], list[str]]):
         self.firsts.setdefault(field_name, text)
 
 
-# What a kind column says of an organisation, folded.
+# What a kind column says of an organisation or a household, folded.
 ORGANISATION_WORDS = frozenset(
     {"organisation", "organization", "company", "business", "firma", "unternehmen"}
 )
+HOUSEHOLD_WORDS = frozenset({"household", "family", "haushalt", "familie"})
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,10 @@ class Contact:
     company: str = ""
     role: str = ""
     threadline_id: uuid.UUID | None = None
-    # The row says it is an organisation, not a person who works at one.
+    # The row says it is an organisation (or a household), not a person who
+    # works at one; `own_kind` says which.
     is_organisation: bool = False
+    own_kind: str = "organisation"
     notes: str = ""
     tags: list[str] = field(default_factory=list)
     stage: str = ""
@@ -325,13 +328,16 @@ def _read_extras(contact: Contact, values: Values) -> None:
 
 
 def _read_kind(contact: Contact, values: Values) -> None:
-    """A row the file marks as an organisation describes the organisation,
-    named by its name column, as a customer download writes it."""
-    if fold(_first(values, "party_kind")) not in ORGANISATION_WORDS:
+    """A row the file marks as an organisation or a household describes it,
+    named by its name column as written ("Acme, Inc." is no "Last, First"),
+    as a customer download writes it."""
+    kind = fold(_first(values, "party_kind"))
+    if kind not in ORGANISATION_WORDS | HOUSEHOLD_WORDS:
         return
     contact.is_organisation = True
+    contact.own_kind = "household" if kind in HOUSEHOLD_WORDS else "organisation"
     if not contact.company:
-        contact.company = contact.person_name
+        contact.company = _first(values, "full_name") or contact.person_name
     contact.full_name = contact.given_name = contact.family_name = ""
 
 

@@ -118,6 +118,8 @@ IDENTIFYING_FIELDS = frozenset(
     {"full_name", "given_name", "family_name", "email", "phone", "company"}
 )
 NOTE_SUMMARY_CHARS = 120
+# The kinds a company column or a row of its own names, found by their name.
+GROUP_KINDS = (PartyKind.ORGANISATION, PartyKind.HOUSEHOLD)
 SOURCE_CHARS = 90
 # How alike two spellings of a name must be (rapidfuzz's token sort ratio,
 # 0 to 100) for an id seen before to be the same person: typos and swapped
@@ -604,7 +606,7 @@ class ContactWriter:
             return set()
 
         by_name: dict[str, list[Party]] = defaultdict(list)
-        named = Party.objects.filter(kind=PartyKind.ORGANISATION, sort_name__in=names)
+        named = Party.objects.filter(kind__in=GROUP_KINDS, sort_name__in=names)
         for each in named.order_by("id"):
             by_name[each.sort_name].append(each)
         current = {name: _current_of(parties) for name, parties in by_name.items()}
@@ -874,10 +876,16 @@ class ContactWriter:
         else:
             # A row with no person describes the organisation itself.
             own = _distinct(contact) if not contact.is_person else {}
+            kind = PartyKind.ORGANISATION if contact.is_person else contact.own_kind
+            described = not contact.is_person and contact.stage
+            itself: dict[str, Any] = {"stage": contact.stage} if described else {}
             party = create_party(
                 self.actor,
-                kind=PartyKind.ORGANISATION,
+                kind=kind,
                 display_name_text=contact.company,
+                emails=[
+                    (point.raw, point.label) for point in own.get(ContactKind.EMAIL, [])
+                ],
                 phones=[
                     (point.raw, point.label) for point in own.get(ContactKind.PHONE, [])
                 ],
@@ -888,8 +896,9 @@ class ContactWriter:
                 tags=contact.tags if not contact.is_person else [],
                 source=self.source,
                 external_id=f"org:{key}",
+                **itself,
             )
-            self._count("organisation")
+            self._count("household" if kind == PartyKind.HOUSEHOLD else "organisation")
             self._count("contact point", sum(len(found) for found in own.values()))
         self.organisations[key] = party
         return party
@@ -1157,7 +1166,7 @@ def _organisation_key(company: str) -> str:
 
 
 def _organisation_named(key: str) -> Party | None:
-    named = Party.objects.filter(kind=PartyKind.ORGANISATION, sort_name=key)
+    named = Party.objects.filter(kind__in=GROUP_KINDS, sort_name=key)
     return _current_of(list(named.order_by("id")))
 
 
