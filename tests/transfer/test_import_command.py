@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 
 from threadline.parties.merging import merge_parties
 from threadline.parties.models import (
+    ContactKind,
     ContactPoint,
     Party,
     PartyKind,
@@ -421,6 +422,26 @@ def test_a_company_merged_away_leads_to_the_one_it_became_part_of(tmp_path):
 
     link = Relationship.objects.get(kind=RelationshipKind.WORKS_AT)
     assert link.to_party_id == greenway.pk
+
+
+def test_a_row_of_a_customer_merged_away_lands_on_the_one_it_became_part_of(
+    tmp_path,
+):
+    first = tmp_path / "ids.csv"
+    first.write_text(
+        "id,name,email\n1,Ann Smith,ann@example.com\n2,Annie Smith,annie@example.com\n"
+    )
+    import_path(first, source="old")
+    ann, annie = Party.objects.order_by("pk")
+    merge_parties(ann, annie, Actor.system("test setup"))
+    again = tmp_path / "ids3.csv"
+    again.write_text("id,name,email\n2,Annie Smith,annie.third@example.com\n")
+
+    report = import_path(again, source="old")
+
+    assert report.problems == []
+    emails = ann.contact_points.filter(kind=ContactKind.EMAIL)
+    assert "annie.third@example.com" in set(emails.values_list("value", flat=True))
 
 
 def test_a_company_created_by_a_row_that_failed_is_not_linked_to_later(tmp_path):

@@ -544,7 +544,7 @@ class ContactWriter:
         return lines
 
     def _keyed_people(self, keys: list[str]) -> dict[str, Party]:
-        """The current, unrestricted person each key found, as _known finds
+        """The current, unrestricted person each key found, as find_person finds
         it; a key that found anyone else is left out."""
         ids = [key for key in keys if key.startswith("id:")]
         hashes = [key for key in keys if key.startswith("row:")]
@@ -776,7 +776,8 @@ class ContactWriter:
             return self._downloaded(downloaded, contact)
         if self.erased_keys([contact.key]):
             raise SkipRow(ERASED_ROW)
-        known = self._known(contact.key)
+        keyed = self._keyed(contact.key)
+        known = _current(keyed)
         party = known or _matching_person(contact)
         if party is None and self.any_erased and erased_among(_values_of(contact)):
             raise SkipRow(ERASED_ROW)
@@ -784,7 +785,7 @@ class ContactWriter:
             _open_to_importer(party)
         if known is not None and known.archived_at is not None:
             raise SkipRow(ARCHIVED_ROW)
-        if known is not None and _clearly_different(known, contact):
+        if known is not None and _named_otherwise(known, keyed, contact):
             raise SkipRow(
                 f"conflict: {contact.key.removeprefix('id:')!r} was imported "
                 f"before as {_named(known)}, not {contact.person_name!r}; if "
@@ -826,14 +827,11 @@ class ContactWriter:
             if source == self.source or external_id.startswith("row:")
         }
 
-    def _known(self, key: str) -> Party | None:
+    def _keyed(self, key: str) -> Party | None:
+        """The party an earlier import wrote under this key, as it was."""
         sources = self.import_sources if key.startswith("row:") else [self.source]
         keyed = Party.objects.filter(source__in=sources, external_id=key)
-        party = keyed.order_by("id").first()
-        if party is not None and party.merged_into_id:
-            # Merged since: the row now belongs to the party it became part of.
-            return surviving_party(party.public_id) or party
-        return party
+        return keyed.order_by("id").first()
 
     def _person(self, contact: Contact) -> Party:
         party = self.find_person(contact)
@@ -1386,6 +1384,22 @@ def same_person(party: Party, contact: Contact) -> bool:
         return False
     given, known = fold(contact.given_name), fold(party.given_name)
     return not given or not known or given[0] == known[0]
+
+
+def _current(keyed: Party | None) -> Party | None:
+    """The party a key's row belongs to now: the one it was merged into,
+    if it was merged since."""
+    if keyed is not None and keyed.merged_into_id:
+        return surviving_party(keyed.public_id) or keyed
+    return keyed
+
+
+def _named_otherwise(known: Party, keyed: Party | None, contact: Contact) -> bool:
+    """Whether a row names someone else than its key found: both the party
+    the key was written for and, after a merge, the one it became part of."""
+    if not _clearly_different(known, contact):
+        return False
+    return keyed is None or keyed == known or _clearly_different(keyed, contact)
 
 
 def _clearly_different(party: Party, contact: Contact) -> bool:
