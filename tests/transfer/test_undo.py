@@ -20,7 +20,7 @@ from threadline.timeline.models import Event
 from threadline.timeline.services import record_event
 from threadline.transfer import undo
 from threadline.transfer.events import import_events
-from threadline.transfer.importer import import_path
+from threadline.transfer.importer import import_contacts, import_path
 from threadline.transfer.models import ImportRun, RunStatus
 from threadline.transfer.reading import open_table
 from threadline.transfer.report import ImportReport
@@ -77,6 +77,27 @@ def test_undo_archives_the_parties_the_import_created(contacts, owner, ann):
     assert report.undone["organisation"] == 1
     jane = Party.objects.get(display_name="Jane Example")
     assert jane.archived_reason == f"import #{run.pk} undone"
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_new_rows_after_an_undo_work_at_a_new_company_not_the_archived_one(
+    tmp_path, owner, bulk
+):
+    path = tmp_path / "staff.csv"
+    path.write_text("name,email,company\nAl One,al@example.com,Acme Ltd\n")
+    undo_import(imported(path), Actor.for_user(owner))
+    path.write_text(
+        "name,email,company\nAl One,al@example.com,Acme Ltd\n"
+        "Cy Three,cy@example.com,Acme Ltd\n"
+    )
+
+    report = import_contacts(open_table(path), None, bulk=bulk)
+
+    cy = Party.objects.get(display_name="Cy Three")
+    [employer] = Relationship.objects.filter(from_party=cy)
+    assert employer.to_party.archived_at is None
+    assert report.created["organisation"] == 1
+    assert Party.objects.filter(display_name="Acme Ltd").count() == 2
 
 
 def test_undo_redacts_imported_notes_and_keeps_the_events(contacts, owner, ann):

@@ -403,6 +403,10 @@ class ContactWriter:
         self.undone_runs = undone_runs()
         # Rows that named a person the record (or an earlier row) holds.
         self.matched = 0
+        # Organisation keys of this source held already (by one an undo
+        # archived), and the names whose keys were looked up.
+        self.taken_org_ids: set[str] = set()
+        self.looked_up_org_names: set[str] = set()
 
     def describe_matches(self) -> None:
         """Say in the report's description how many rows found their person,
@@ -604,6 +608,7 @@ class ContactWriter:
         names -= set(self.organisations)
         if not names:
             return set()
+        self._look_up_org_ids(names)
 
         by_name: dict[str, list[Party]] = defaultdict(list)
         named = Party.objects.filter(kind__in=GROUP_KINDS, sort_name__in=names)
@@ -691,7 +696,10 @@ class ContactWriter:
         if contact.company and name not in self.organisations:
             if name not in organisations:
                 organisations[name] = _prepared_or_fault(
-                    _new_organisation(contact.company, name, self.source), now
+                    _new_organisation(
+                        contact.company, self._org_external_id(name), self.source
+                    ),
+                    now,
                 )
             organisation = organisations[name]
             if isinstance(organisation, str):
@@ -863,6 +871,31 @@ class ContactWriter:
         self._count("contact point", sum(len(found) for found in points.values()))
         return party
 
+    def _look_up_org_ids(self, names: set[str]) -> None:
+        names = names - self.looked_up_org_names
+        if not names:
+            return
+        wanted = [f"org:{name}" for name in names]
+        held = Party.objects.filter(source=self.source, external_id__in=wanted)
+        self.taken_org_ids.update(held.values_list("external_id", flat=True))
+        self.looked_up_org_names |= names
+
+    def _org_external_id(self, name: str) -> str:
+        """The key a new organisation of this name is created under: its
+        name's, unless one the record holds has it, found by name no more
+        (archived by an undo); then the name's with the first free number,
+        so the new one is not linked to the archived one."""
+        self._look_up_org_ids({name})
+        external_id = f"org:{name}"
+        number = 1
+        while external_id in self.taken_org_ids:
+            number += 1
+            external_id = f"org:{name}#{number}"
+            held = Party.objects.filter(source=self.source, external_id=external_id)
+            if held.exists():
+                self.taken_org_ids.add(external_id)
+        return external_id
+
     def _organisation(self, contact: Contact) -> Party:
         key = _organisation_key(contact.company)
         if key in self.organisations:
@@ -893,7 +926,7 @@ class ContactWriter:
                 ],
                 tags=contact.tags if not contact.is_person else [],
                 source=self.source,
-                external_id=f"org:{key}",
+                external_id=self._org_external_id(key),
                 **itself,
             )
             self._count("household" if kind == PartyKind.HOUSEHOLD else "organisation")
@@ -1320,12 +1353,12 @@ def _new_party(contact: Contact, source: str) -> NewParty:
     )
 
 
-def _new_organisation(company: str, key: str, source: str) -> NewParty:
+def _new_organisation(company: str, external_id: str, source: str) -> NewParty:
     """The organisation _organisation creates for a person's row."""
     return NewParty(
         display_name_text=company,
         source=source,
-        external_id=f"org:{key}",
+        external_id=external_id,
         fields={"kind": PartyKind.ORGANISATION},
     )
 
