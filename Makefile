@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test browser lint clean
+.PHONY: run test install install-test install-postgres browser lint clean
 
 run: $(VENV)/.installed
 	$(BIN)/threadline migrate --noinput
@@ -16,6 +16,10 @@ test: $(VENV)/.installed-test browser
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+# PostgreSQL's driver, for DATABASE_URL=postgres://...; the tests have it.
+install-postgres: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[postgres]'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -4,11 +4,14 @@ Every variable is documented in the README's "Configuration" table. A bad
 value stops the process at start-up with a message naming the variable.
 """
 
+import importlib.util
 import os
 import secrets
 import zoneinfo
 from pathlib import Path
+from typing import Any
 
+import dj_database_url
 import phonenumbers
 
 
@@ -18,6 +21,32 @@ class ConfigurationError(Exception):
 
 def env_str(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
+
+
+def env_database(name: str) -> dict[str, Any] | None:
+    """The database a URL in `name` names, or None when it is empty; refuse
+    one Threadline cannot reach with what is installed."""
+    url = env_str(name, "")
+    if not url:
+        return None
+    try:
+        database = dj_database_url.parse(url, conn_max_age=60)
+    except ValueError as error:
+        raise ConfigurationError(
+            f"{name} must be a database URL such as "
+            f"postgres://user@host:5432/threadline, not {url!r}: {error}"
+        ) from error
+    if "postgresql" in database["ENGINE"] and not _installed("psycopg"):
+        raise ConfigurationError(
+            f"{name} names a PostgreSQL database, but its driver is not installed "
+            "here. Run `make install-postgres` (or `.venv/bin/pip install -e "
+            "'.[postgres]'`), then start again."
+        )
+    return dict(database)
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 def env_int(name: str, default: int) -> int:

@@ -1,7 +1,5 @@
 """Django settings, read from the environment (see threadline.config)."""
 
-import dj_database_url
-
 from threadline import config
 
 DATA_DIR = config.data_dir()
@@ -69,9 +67,9 @@ TEMPLATES = [
     },
 ]
 
-_database_url = config.env_str("DATABASE_URL", "")
-if _database_url:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+_database = config.env_database("DATABASE_URL")
+if _database is not None:
+    DATABASES = {"default": _database}
 else:
     DATABASES = {
         "default": {
