@@ -295,3 +295,22 @@ def test_a_workbook_is_checked_again_when_its_rows_are_read(tmp_path):
 
     with pytest.raises(InvalidInput, match="holds a cell of over 32,767"):
         next(sheet_rows(path, "Sheet", header_row=1))
+
+
+@pytest.mark.django_db
+def test_a_formula_without_a_saved_result_is_reported_on_its_row(tmp_path):
+    path = save(
+        tmp_path,
+        [
+            ["name", "email", "notes"],
+            ["Ann Lee", "ann@example.com", "=1+1"],
+            ["Bo Park", "bo@example.com", "Calls after four"],
+            ['=HYPERLINK("http://x","Cy")', "cy@example.com", ""],
+        ],
+    )
+
+    report = import_path(path)
+
+    assert [problem.line for problem in report.problems] == [2, 4]
+    assert all("no saved result" in p.message for p in report.problems)
+    assert report.rows_used == 3

@@ -55,6 +55,11 @@ UNTERMINATED = (
     "unterminated quote; nothing was imported from this row, and the lines "
     "after it were read as rows of their own"
 )
+UNSAVED_FORMULA = (
+    "a formula here has no saved result (the file was written by a program, "
+    "not saved in a spreadsheet), so its cell was read as empty; open the file "
+    "in a spreadsheet, save it, and import it again"
+)
 UTF16_ENCODINGS = ["utf_16_le", "utf_16_be"]
 # A quoted field that swallows this many lines shaped like rows is a quote
 # left open, even when a stray quote further down closes it.
@@ -216,6 +221,9 @@ def _open_workbook(path: Path, stamp: tuple[int, int]) -> Table:
         sheet=scan.sheet,
         sheets=scan.sheets,
         dates=tuple(scan.dates),
+        notices=tuple(
+            Notice(row, UNSAVED_FORMULA, False) for row in scan.unsaved_formulas
+        ),
     )
 
 

@@ -127,6 +127,8 @@ class SheetScan:
     header_row: int = 0
     rows: int = 0
     dates: list[ColumnDates] = field(default_factory=list)
+    # Rows with a formula cell whose result the file does not hold.
+    unsaved_formulas: list[int] = field(default_factory=list)
 
 
 def is_workbook(path: Path) -> bool:
@@ -351,10 +353,66 @@ def _scan(path: Path) -> SheetScan:
                 if scan.header:
                     scan.sheet = worksheet.title
                     scan.sheets = len(worksheets)
+                    # openpyxl names no public attribute for the sheet's part.
+                    part = worksheet._worksheet_path
+                    scan.unsaved_formulas = _rows_with_unsaved_formulas(path, part)
                     return scan
         finally:
             workbook.close()
     return SheetScan()
+
+
+def _rows_with_unsaved_formulas(path: Path, part: str) -> list[int]:
+    """The rows holding a formula with no saved result, as a file written by
+    a program rather than saved by a spreadsheet has: they read as empty."""
+    found = _FormulaCells()
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = found.start
+    parser.EndElementHandler = found.end
+    parser.CharacterDataHandler = found.text
+    with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
+        while chunk := stream.read(CHUNK_BYTES):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    return found.rows
+
+
+class _FormulaCells:
+    """Follows a sheet's cells as expat reads them, noting the rows of
+    formula cells that hold no value."""
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.row = 0
+        self.formula = False
+        self.value = ""
+        self.in_value = False
+
+    def start(self, tag: str, attributes: dict[str, str]) -> None:
+        name = tag.rpartition(":")[2]
+        if name == "row":
+            self.row = int(attributes.get("r", self.row + 1))
+        elif name == "c":
+            self.formula, self.value = False, ""
+        elif name == "f":
+            self.formula = True
+        elif name == "v":
+            self.in_value = True
+
+    def text(self, data: str) -> None:
+        if self.in_value:
+            self.value += data
+
+    def end(self, tag: str) -> None:
+        name = tag.rpartition(":")[2]
+        if name == "v":
+            self.in_value = False
+        elif name == "c" and self.formula and not self.value.strip():
+            self._note_row()
+
+    def _note_row(self) -> None:
+        if not self.rows or self.rows[-1] != self.row:
+            self.rows.append(self.row)
 
 
 def _scan_sheet(rows: Iterator[tuple[Any, ...]]) -> SheetScan:
