@@ -354,7 +354,7 @@ def _scan(path: Path) -> SheetScan:
                     scan.sheet = worksheet.title
                     scan.sheets = len(worksheets)
                     # openpyxl names no public attribute for the sheet's part.
-                    part = worksheet._worksheet_path
+                    part: str = getattr(worksheet, "_worksheet_path", "")
                     scan.unsaved_formulas = _rows_with_unsaved_formulas(path, part)
                     return scan
         finally:
@@ -366,6 +366,8 @@ def _rows_with_unsaved_formulas(path: Path, part: str) -> list[int]:
     """The rows holding a formula with no saved result, as a file written by
     a program rather than saved by a spreadsheet has: they read as empty."""
     found = _FormulaCells()
+    if not part:
+        return found.rows
     parser = expat.ParserCreate()
     parser.StartElementHandler = found.start
     parser.EndElementHandler = found.end
