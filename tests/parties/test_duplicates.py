@@ -1,8 +1,11 @@
 """Finding duplicate candidates: the signals, their scores and the blocks."""
 
+import logging
+
 import pytest
 
 from threadline.errors import NotAllowed
+from threadline.parties import duplicates
 from threadline.parties.duplicates import (
     candidate_counts,
     candidates_for,
@@ -368,3 +371,28 @@ def test_a_scoped_search_words_a_pair_as_the_full_search_does(make_party, staff)
     assert result.updated == 0
     assert pair_of(jane, typo).reasons == full
     assert "names 92% alike and both work at Acme" in full
+
+
+def test_groups_compared_in_part_are_told_once_at_info(make_party, monkeypatch, caplog):
+    monkeypatch.setattr(duplicates, "MAX_BUCKET", 3)
+    for typo in ("Example", "Exampel", "Examlpe", "Exampl", "Examplee"):
+        make_party(
+            f"Jane {typo}",
+            emails=[f"jane.{typo.lower()}@example-firm.com"],
+            addresses=["1 High Street, Bath"],
+        )
+
+    with caplog.at_level(logging.INFO, logger=duplicates.__name__):
+        find_duplicates()
+
+    told = [record for record in caplog.records if "checked only" in record.message]
+    assert [record.levelno for record in told] == [logging.INFO]
+    # The names' two words make two groups for each of the shared domain and
+    # the shared address.
+    assert told[0].message.startswith(
+        "Duplicate search: 4 groups of more than 3 customers with alike names "
+        "(the largest 5) were checked only among their first 3"
+    )
+    assert not [
+        record for record in caplog.records if record.levelno >= logging.WARNING
+    ]

@@ -178,6 +178,7 @@ def find_duplicates(party_ids: Iterable[int] | None = None) -> FindResult:
     result.compared = finder.compared
     result.seconds = time.perf_counter() - started
     logger.info("Duplicate search: %s", result)
+    _log_cut_buckets(finder)
     return result
 
 
@@ -282,6 +283,8 @@ class _Finder:
         self.touched = touched
         self.findings: dict[Pair, _Finding] = {}
         self.compared = 0
+        # Sizes of the buckets compared in part, told once when the run ends.
+        self.cut_buckets: list[int] = []
 
     def run(self) -> dict[Pair, _Finding]:
         self._shared_keys()
@@ -367,11 +370,7 @@ class _Finder:
                 buckets[prefix].append(party_id)
         seen: set[Pair] = set()
         for bucket in buckets.values():
-            if len(bucket) > MAX_BUCKET:
-                # A known limit: a bucket this size is compared in part only.
-                logger.warning("Compared %d of %d alike names", MAX_BUCKET, len(bucket))
-                bucket = bucket[:MAX_BUCKET]
-            for pair in self._pairs_in(bucket, shared_key=False):
+            for pair in self._pairs_in(self._capped(bucket), shared_key=False):
                 if pair in seen:
                     continue
                 seen.add(pair)
@@ -384,6 +383,13 @@ class _Finder:
                     continue
                 score = base + (ratio - NAMES_ALIKE) * 2
                 finding.add(key, score, f"names {ratio}% alike and {why}")
+
+    def _capped(self, bucket: list[int]) -> list[int]:
+        """The bucket's first MAX_BUCKET members, noting a bucket cut short."""
+        if len(bucket) <= MAX_BUCKET:
+            return bucket
+        self.cut_buckets.append(len(bucket))
+        return bucket[:MAX_BUCKET]
 
     def _pairs_in(self, members: list[int], *, shared_key: bool) -> Iterator[Pair]:
         unique = sorted(set(members))
@@ -413,6 +419,29 @@ class _Finder:
             return found.ratio
         self.compared += 1
         return name_likeness(self.record.names[pair[0]], self.record.names[pair[1]])
+
+
+def _log_cut_buckets(finder: _Finder) -> None:
+    """Say once per search what the buckets compared in part mean.
+
+    At info, not warning: it is a known limit, not a fault, and commands
+    print warnings amid their own output (an import's, for one).
+    """
+    if not finder.cut_buckets:
+        return
+    logger.info(
+        "Duplicate search: %d %s of more than %d customers with alike names "
+        "(the largest %d) were checked only among their first %d, so some "
+        "duplicates in them may not be proposed for review. Such a group is "
+        "customers who share an organisation, an address or an email domain "
+        "and the first letters of a name; search the customers by name to "
+        "find the ones the review queue misses.",
+        len(finder.cut_buckets),
+        "group" if len(finder.cut_buckets) == 1 else "groups",
+        MAX_BUCKET,
+        max(finder.cut_buckets),
+        MAX_BUCKET,
+    )
 
 
 def name_likeness(first: str, second: str) -> int:
