@@ -396,3 +396,82 @@ def test_groups_compared_in_part_are_told_once_at_info(make_party, monkeypatch, 
     assert not [
         record for record in caplog.records if record.levelno >= logging.WARNING
     ]
+
+
+def test_organisations_of_one_name_are_a_candidate_by_themselves(make_party):
+    acme = make_party("Acme Ltd", kind=PartyKind.ORGANISATION)
+    again = make_party("Acme Ltd", kind=PartyKind.ORGANISATION)
+
+    find_duplicates()
+
+    candidate = pair_of(acme, again)
+    assert candidate.score == 90
+    assert candidate.reasons == ["same organisation name Acme Ltd"]
+
+
+def test_capitals_and_punctuation_leave_an_organisation_name_the_same(make_party):
+    shouted = make_party("ACME Ltd.", kind=PartyKind.ORGANISATION)
+    acme = make_party("Acme Ltd", kind=PartyKind.ORGANISATION)
+
+    find_duplicates()
+
+    assert pair_of(shouted, acme).reasons == ["same organisation name ACME Ltd."]
+
+
+def test_alike_organisation_names_are_a_candidate_that_says_how_alike(make_party):
+    acme = make_party("Acme Plumbing Ltd", kind=PartyKind.ORGANISATION)
+    typo = make_party("Acme Plumbnig Ltd", kind=PartyKind.ORGANISATION)
+    make_party("Acme Catering", kind=PartyKind.ORGANISATION)
+
+    result = find_duplicates()
+
+    candidate = pair_of(acme, typo)
+    assert candidate.reasons == ["organisation names 94% alike"]
+    assert candidate.score == 78
+    assert result.found == 1
+
+
+def test_organisation_names_with_different_numbers_are_not_alike(make_party):
+    make_party("Unit 4 Garage", kind=PartyKind.ORGANISATION)
+    make_party("Unit 5 Garage", kind=PartyKind.ORGANISATION)
+
+    assert find_duplicates().found == 0
+
+
+def test_organisations_are_compared_only_within_a_name_prefix(make_party):
+    for name in ("Acme Ltd", "Bolt Ltd", "Crane Ltd", "Delta Ltd"):
+        make_party(name, kind=PartyKind.ORGANISATION)
+
+    result = find_duplicates()
+
+    assert result.compared == 0
+    assert result.found == 0
+
+
+def test_people_of_one_name_alone_are_still_not_a_candidate(make_party):
+    make_party("Jane Example")
+    make_party("Jane Example")
+
+    assert find_duplicates().found == 0
+
+
+def test_a_large_bucket_of_organisation_names_is_compared_in_part(
+    make_party, monkeypatch
+):
+    monkeypatch.setattr(duplicates, "MAX_BUCKET", 2)
+    for _ in range(3):
+        make_party("Acme Ltd", kind=PartyKind.ORGANISATION)
+
+    assert find_duplicates().found == 1
+
+
+def test_an_imported_organisation_is_paired_with_the_one_known(make_party):
+    acme = make_party("Acme Ltd", kind=PartyKind.ORGANISATION)
+    for number in range(3):
+        make_party(f"Zeta {number} Ltd", kind=PartyKind.ORGANISATION)
+    shouted = make_party("ACME LTD", kind=PartyKind.ORGANISATION)
+
+    result = find_duplicates({shouted.pk})
+
+    assert result.new == 1
+    assert pair_of(acme, shouted).reasons == ["same organisation name Acme Ltd"]

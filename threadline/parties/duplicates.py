@@ -4,8 +4,10 @@ Only parties that share a key are ever compared (blocking): the same email,
 the same phone (dialable, or a local number of seven digits or more), or a
 context (working at the same organisation, the same postal address, the same
 company email domain) together with a name word starting with the same three
-letters. So the work grows with the
-size of the blocks, not with the square of the record.
+letters. Organisations need no shared context: two whose names' first words
+start with the same three letters are compared by name alone, since one
+business is often entered twice with nothing else in common. So the work
+grows with the size of the blocks, not with the square of the record.
 
 A pair is stored once, lower party id first, with a score from 0 to 100 and
 the reasons in words. A pair marked "not duplicates" keeps that decision and
@@ -81,13 +83,20 @@ FREE_MAIL_DOMAINS = frozenset(
 # switchboard, not a sign that they are one: comparing them all would only
 # flood the review queue.
 MAX_SHARED_KEY = 25
-# A context bucket (same organisation and name prefix) this large is
-# compared only in part, so one huge block cannot stall the run.
+# A name bucket (a context and a name prefix, or organisations of one name
+# prefix) this large is compared only in part, so one huge block cannot stall
+# the run.
 MAX_BUCKET = 1_000
 # rapidfuzz's token sort ratio of the folded names, from which two names
 # count as alike: typos, doubled spaces and swapped order pass.
 NAMES_ALIKE = 85
 NAME_PREFIX = 3
+# Organisations of the same name, punctuation and capitals aside ("ACME Ltd."
+# and "Acme Ltd"): as strong a sign as alike names at the same workplace.
+SAME_ORGANISATION_NAME = 90
+# Alike organisation names score from this up, as alike people's names do at
+# one workplace.
+ALIKE_ORGANISATION_NAMES = 60
 # Each further signal on a pair adds this much to its strongest one.
 EXTRA_SIGNAL = 4
 CHUNK = 500
@@ -97,6 +106,7 @@ MIN_LOCAL_DIGITS = 7
 
 Pair = tuple[int, int]
 DIGITS = re.compile(r"\d+")
+PUNCTUATION = re.compile(r"[^\w\s]+")
 
 
 @dataclass
@@ -289,6 +299,7 @@ class _Finder:
     def run(self) -> dict[Pair, _Finding]:
         self._shared_keys()
         self._contexts()
+        self._organisation_names()
         return self.findings
 
     def _shared_keys(self) -> None:
@@ -384,6 +395,41 @@ class _Finder:
                 score = base + (ratio - NAMES_ALIKE) * 2
                 finding.add(key, score, f"names {ratio}% alike and {why}")
 
+    def _organisation_names(self) -> None:
+        """Organisations of the same or alike names, whatever else they share.
+
+        Blocked on the first letters of the name's first word: a typo there,
+        or a leading "The" on one side only, goes unseen.
+        """
+        keys = {
+            party_id: _organisation_name_key(self.record.names[party_id])
+            for party_id, kind in self.record.kinds.items()
+            if kind == PartyKind.ORGANISATION
+        }
+        buckets: dict[str, list[int]] = defaultdict(list)
+        for party_id, key in keys.items():
+            if key:
+                buckets[key.split()[0][:NAME_PREFIX]].append(party_id)
+        for bucket in buckets.values():
+            if self.touched is not None and self.touched.isdisjoint(bucket):
+                continue
+            for pair in self._pairs_in(self._capped(bucket), shared_key=False):
+                self._compare_organisation_names(pair, keys[pair[0]], keys[pair[1]])
+
+    def _compare_organisation_names(self, pair: Pair, first: str, second: str) -> None:
+        if first == second:
+            name = self.record.display[pair[0]]
+            reason = f"same organisation name {name}"
+            self._finding(pair).add("name", SAME_ORGANISATION_NAME, reason)
+            return
+        self.compared += 1
+        ratio = name_likeness(first, second)
+        if ratio < NAMES_ALIKE:
+            return
+        score = ALIKE_ORGANISATION_NAMES + (ratio - NAMES_ALIKE) * 2
+        reason = f"organisation names {ratio}% alike"
+        self._finding(pair).add("name", score, reason)
+
     def _capped(self, bucket: list[int]) -> list[int]:
         """The bucket's first MAX_BUCKET members, noting a bucket cut short."""
         if len(bucket) <= MAX_BUCKET:
@@ -434,8 +480,9 @@ def _log_cut_buckets(finder: _Finder) -> None:
         "(the largest %d) were checked only among their first %d, so some "
         "duplicates in them may not be proposed for review. Such a group is "
         "customers who share an organisation, an address or an email domain "
-        "and the first letters of a name; search the customers by name to "
-        "find the ones the review queue misses.",
+        "and the first letters of a name, or organisations whose names start "
+        "with the same letters; search the customers by name to find the "
+        "ones the review queue misses.",
         len(finder.cut_buckets),
         "group" if len(finder.cut_buckets) == 1 else "groups",
         MAX_BUCKET,
@@ -454,6 +501,12 @@ def name_likeness(first: str, second: str) -> int:
     if all(numbers) and numbers[0] != numbers[1]:
         return 0
     return round(fuzz.token_sort_ratio(first, second))
+
+
+def _organisation_name_key(folded: str) -> str:
+    """An organisation's folded name without its punctuation, so "acme ltd."
+    and "acme ltd" are one name; empty for a name of punctuation only."""
+    return " ".join(PUNCTUATION.sub(" ", folded).split())
 
 
 def _whole_number(digits: str) -> bool:
