@@ -276,6 +276,7 @@ def _measure(name: str, path: Path, rows: int, database: Path) -> Measured:
     from threadline.parties.duplicates import FindResult
     from threadline.transfer import importer
     from threadline.transfer.importer import import_path
+    from threadline.transfer.models import ImportRun
     from threadline.transfer.writing import BULK_ROWS
 
     connection.close()
@@ -285,7 +286,7 @@ def _measure(name: str, path: Path, rows: int, database: Path) -> Measured:
 
     after = before
 
-    def skip_duplicates(label: str) -> FindResult:
+    def skip_duplicates(run: ImportRun) -> FindResult:
         nonlocal after
         after = _last_rowids(database)
         return FindResult()
@@ -294,7 +295,7 @@ def _measure(name: str, path: Path, rows: int, database: Path) -> Measured:
     # touched; it is not part of writing rows, and is left out here.
     started = time.perf_counter()
     with (
-        mock.patch.object(importer, "find_duplicates_of_run", skip_duplicates),
+        mock.patch.object(importer, "search_duplicates_after", skip_duplicates),
         _sampled_memory() as memory,
     ):
         report = import_path(path, source=SOURCE)

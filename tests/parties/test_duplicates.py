@@ -10,7 +10,7 @@ from threadline.parties.duplicates import (
     candidate_counts,
     candidates_for,
     find_duplicates,
-    find_duplicates_of_run,
+    find_duplicates_of_runs,
     mark_not_duplicates,
 )
 from threadline.parties.models import (
@@ -259,7 +259,7 @@ def test_a_run_finds_duplicates_among_the_parties_it_wrote(make_party):
         actor=Actor.importer("import #7 of contacts.csv"),
     )
 
-    result = find_duplicates_of_run("import #7 of contacts.csv")
+    result = find_duplicates_of_runs(["import #7 of contacts.csv"])
 
     assert result.new == 1
     assert pair_of(jane, again) is not None

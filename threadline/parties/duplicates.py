@@ -192,10 +192,11 @@ def find_duplicates(party_ids: Iterable[int] | None = None) -> FindResult:
     return result
 
 
-def find_duplicates_of_run(actor_label: str) -> FindResult:
-    """Find duplicates among the parties an import run wrote to."""
+def find_duplicates_of_runs(actor_labels: Iterable[str]) -> FindResult:
+    """Find duplicates among the parties the import runs of these actor
+    labels wrote to, in one pass."""
     touched = (
-        Event.objects.filter(actor_label=actor_label)
+        Event.objects.filter(actor_label__in=list(actor_labels))
         .values_list("party_id", flat=True)
         .distinct()
     )

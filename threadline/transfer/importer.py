@@ -39,7 +39,6 @@ from threadline.parties.bulk import (
     create_parties,
     prepare_party,
 )
-from threadline.parties.duplicates import find_duplicates_of_run
 from threadline.parties.merging import surviving_party
 from threadline.parties.models import (
     ContactKind,
@@ -90,6 +89,7 @@ from threadline.transfer.runs import (
     finish_run,
     import_actor,
     running,
+    search_duplicates_after,
     start_run,
     undone_runs,
 )
@@ -175,7 +175,7 @@ def import_path(
     finish_run(run, report)
     report.run = run
     # New and changed parties go to the review queue if they look like others.
-    report.new_duplicates = find_duplicates_of_run(run.actor_label).new
+    report.new_duplicates = search_duplicates_after(run).new
     return report
 
 

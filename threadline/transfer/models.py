@@ -73,6 +73,10 @@ class ImportRun(models.Model):
     owner_host = models.CharField(max_length=255, blank=True)
     owner_pid = models.PositiveIntegerField(null=True, blank=True)
     owner_thread = models.PositiveBigIntegerField(null=True, blank=True)
+    # When the parties the run wrote were searched for duplicates. Empty until
+    # then: a run killed before its search has its parties searched after the
+    # next import that finishes.
+    duplicates_searched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

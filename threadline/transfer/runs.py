@@ -19,9 +19,11 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from threadline.accounts.models import User
+from threadline.parties.duplicates import FindResult, find_duplicates_of_runs
 from threadline.public_ids import new_public_id
 from threadline.timeline.actors import Actor
 from threadline.transfer.models import ImportRun, RunStatus
@@ -149,6 +151,59 @@ def fail_run(
     logger.log(level, "Import run #%d of %s stopped: %s", run.pk, run.file, error)
 
 
+def search_duplicates_after(run: ImportRun) -> FindResult:
+    """Queue the lookalikes among the parties a finished run wrote, and among
+    those of earlier runs that stopped or died before their own search."""
+    waiting = [run, *awaiting_duplicate_search(excluding=run)]
+    if len(waiting) > 1:
+        logger.info(
+            "The duplicate search after import run #%d also covers runs %s, "
+            "which stopped before their own",
+            run.pk,
+            ", ".join(f"#{each.pk}" for each in waiting[1:]),
+        )
+    result = find_duplicates_of_runs(each.actor_label for each in waiting)
+    _mark_searched(waiting)
+    return result
+
+
+def awaiting_duplicate_search(excluding: ImportRun | None = None) -> list[ImportRun]:
+    """The runs whose parties no duplicate search has covered yet, but for
+    those still at work, which search their own as they finish."""
+    unsearched = (
+        ImportRun.objects.filter(duplicates_searched_at=None)
+        # What telling a run at work needs; a run's problems can be large.
+        .only(
+            "actor_label",
+            "status",
+            "updated_at",
+            "owner_host",
+            "owner_pid",
+            "owner_thread",
+        )
+        .order_by("pk")
+    )
+    if excluding is not None:
+        unsearched = unsearched.exclude(pk=excluding.pk)
+    return [each for each in unsearched if not _at_work(each)]
+
+
+def _at_work(run: ImportRun) -> bool:
+    return run.status == RunStatus.RUNNING and not is_stale(run)
+
+
+def _mark_searched(runs: list[ImportRun]) -> None:
+    """Mark the runs searched, but for any restarted since they were read:
+    its new pass writes more, which its own search will cover."""
+    unchanged = Q()
+    for each in runs:
+        unchanged |= Q(pk=each.pk, updated_at=each.updated_at)
+    # update(), not save(): a newer updated_at would make a dead run look alive.
+    ImportRun.objects.filter(unchanged, duplicates_searched_at=None).update(
+        duplicates_searched_at=timezone.now()
+    )
+
+
 def owner_fields(*, thread: bool = False) -> dict[str, Any]:
     """Name this process (and thread) as the one at work on a run."""
     return {
@@ -211,6 +266,8 @@ def restart_run(run: ImportRun) -> bool:
         error="",
         finished_at=None,
         updated_at=timezone.now(),
+        # What this pass writes needs a search of its own.
+        duplicates_searched_at=None,
         **owner_fields(),
     )
     if restarted:
