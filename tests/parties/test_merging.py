@@ -318,7 +318,7 @@ def test_a_person_and_an_organisation_are_not_merged(staff, make_party):
     person = make_party("Acme", actor=actor)
     company = make_party("Acme", kind=PartyKind.ORGANISATION, actor=actor)
 
-    with pytest.raises(InvalidInput, match="same kind"):
+    with pytest.raises(InvalidInput, match="Acme is an organisation and Acme a person"):
         merge_parties(person, company, actor)
 
 

@@ -221,10 +221,15 @@ def _require_mergeable(survivor: Party, other: Party, actor: Actor) -> None:
         _require_visible(party, actor)
     if survivor.kind != other.kind:
         raise InvalidInput(
-            f"{other.display_name} is a {other.get_kind_display().lower()} and "
-            f"{survivor.display_name} a {survivor.get_kind_display().lower()}: "
-            "only customers of the same kind can be merged."
+            f"{other.display_name} is {_a(other)} and {survivor.display_name} "
+            f"{_a(survivor)}: only customers of the same kind can be merged."
         )
+
+
+def _a(party: Party) -> str:
+    """'a person', 'an organisation', 'a household'."""
+    kind = party.get_kind_display().lower()
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
 
 
 def _require_visible(party: Party, actor: Actor) -> None:
