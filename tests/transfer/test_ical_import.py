@@ -70,6 +70,31 @@ def test_attendee_with_a_known_email_is_booked_on_that_party(tmp_path, make_part
     assert Party.objects.count() == 1
 
 
+def test_the_person_a_calendar_is_named_after_is_its_owner_not_a_customer(
+    tmp_path,
+):
+    path = calendar(
+        tmp_path,
+        event(
+            "visit-1",
+            ":20250610T090000Z",
+            "SUMMARY:Site visit",
+            "ATTENDEE;CN=Gabi:mailto:gabi@example.com",
+            "ATTENDEE;CN=Pat Customer:mailto:pat@example.com",
+        ),
+    )
+    path.write_text(
+        path.read_text().replace("PRODID:-//Test//EN", "X-WR-CALNAME:gabi@example.com")
+    )
+
+    report = import_path(path)
+
+    assert list(Party.objects.values_list("display_name", flat=True)) == [
+        "Pat Customer"
+    ]
+    assert any("named after gabi@example.com" in p.message for p in report.problems)
+
+
 def test_staff_and_organizer_are_not_customers_but_a_stranger_is(tmp_path, staff):
     deactivated = User.objects.create_user(
         "gone@example.com", name="Gone", role="staff"

@@ -109,6 +109,9 @@ class CalendarEvent:
     zones: list[icalendar.Component]
     floating_zone: zoneinfo.ZoneInfo
     calendar_zone: str = ""
+    # The address the calendar is named after (Google names a person's
+    # calendar by their email): its owner, one of the business's own people.
+    owner: str = ""
     # What reading the times ran into ("floating", "backwards"), told once.
     _seen: set[str] = field(default_factory=set, init=False, repr=False)
 
@@ -140,7 +143,7 @@ class CalendarEvent:
         found: dict[str, Attendee] = {}
         notes: list[str] = []
         for part in self.components:
-            attendees, left_out = _attendees(part)
+            attendees, left_out = _attendees(part, self.owner)
             for attendee in attendees:
                 found.setdefault(attendee.email, attendee)
             notes += [note for note in left_out if note not in notes]
@@ -262,7 +265,7 @@ class CalendarEvent:
             summary=_text(part, "SUMMARY", SUMMARY_CHARS) or FALLBACK_SUMMARY,
             location=_text(part, "LOCATION", SITE_CHARS),
             description=str(part.get("DESCRIPTION", "")).strip(),
-            attendees=tuple(_attendees(part)[0]),
+            attendees=tuple(_attendees(part, self.owner)[0]),
             **times,
         )
 
@@ -340,6 +343,7 @@ def read_calendar(path: Path, floating_zone: str | None = None) -> CalendarFile:
     number = 0
     for calendar in calendars:
         calendar_zone = _calendar_zone(calendar, result.notes)
+        owner = _calendar_owner(calendar, result.notes)
         zones = [part for part in calendar.subcomponents if part.name == "VTIMEZONE"]
         by_uid: dict[str, CalendarEvent] = {}
         for part in calendar.walk("VEVENT"):
@@ -359,6 +363,7 @@ def read_calendar(path: Path, floating_zone: str | None = None) -> CalendarFile:
                 zones=zones,
                 floating_zone=zone,
                 calendar_zone=calendar_zone,
+                owner=owner,
             )
             by_uid[uid or f"#{number}"] = event
         result.events += by_uid.values()
@@ -368,9 +373,12 @@ def read_calendar(path: Path, floating_zone: str | None = None) -> CalendarFile:
     return result
 
 
-def _attendees(part: icalendar.Event) -> tuple[list[Attendee], list[str]]:
-    """The people a component invites, less its organizer, rooms and those
-    who declined; and a note on each address that could not be used."""
+def _attendees(
+    part: icalendar.Event, owner: str = ""
+) -> tuple[list[Attendee], list[str]]:
+    """The people a component invites, less its organizer, the calendar's
+    owner, rooms and those who declined; and a note on each address that
+    could not be used."""
     organizer = _address(part.get("ORGANIZER"))
     values = part.get("ATTENDEE", [])
     found: list[Attendee] = []
@@ -383,7 +391,7 @@ def _attendees(part: icalendar.Event) -> tuple[list[Attendee], list[str]]:
         if not email:
             notes.append(f"the attendee {str(value)!r} has no usable email address")
             continue
-        if email == organizer:
+        if email in (organizer, owner):
             continue
         if str(params.get("PARTSTAT", "")).upper() == "DECLINED":
             notes.append(f"{email} declined, so is not booked")
@@ -403,6 +411,17 @@ def _address(value: Any) -> str:
         return normalise_email(text)
     except InvalidInput:
         return ""
+
+
+def _calendar_owner(calendar: icalendar.Calendar, notes: list[str]) -> str:
+    """The email a calendar is named after (X-WR-CALNAME), if it is one."""
+    owner = _address(str(calendar.get("X-WR-CALNAME", "")).strip() or None)
+    if owner:
+        notes.append(
+            f"the calendar is named after {owner}, taken to be its owner and one "
+            "of your own people, so not booked as a customer"
+        )
+    return owner
 
 
 def _calendar_zone(calendar: icalendar.Calendar, notes: list[str]) -> str:
