@@ -30,7 +30,7 @@ def test_google_export_is_recognised_and_mapped_like_its_vcard():
         "home_street, home_city, home_state, home_zip, home_country",
         "work_street, work_city, work_zip, work_country",
     ]
-    assert sorted(person.tags.values_list("name", flat=True)) == ["my contacts", "test"]
+    assert sorted(person.tags.values_list("name", flat=True)) == ["test"]
     assert person.events.get(kind=Kind.NOTE).body == 'note"note'
     job = person.relationships_out.get()
     assert (job.to_party.display_name, job.role) == ("company", "jobtitle")

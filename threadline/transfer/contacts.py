@@ -38,6 +38,9 @@ MULTI_VALUE = re.compile(r"\s+:::\s+")
 # "work: a@b.com". A value holding the mark itself is written after an empty
 # label, so that no part of it is read as one.
 LABEL_MARK = ": "
+# Groups Google puts every contact (or every starred one) in, spaces left
+# out: as tags they would say nothing.
+SYSTEM_GROUPS = frozenset({"mycontacts", "starred", "starredinandroid"})
 TAG_SEPARATORS = re.compile(r"\s*(?:[,;|]|:::)\s*")
 STAGE_WORDS = {
     "lead": Stage.LEAD,
@@ -315,7 +318,9 @@ def _read_extras(contact: Contact, values: Values) -> None:
             contact.tags += [
                 _label(tag) for text in texts for tag in TAG_SEPARATORS.split(text)
             ]
-    contact.tags = [tag for tag in dict.fromkeys(contact.tags) if tag]
+    contact.tags = [
+        tag for tag in dict.fromkeys(contact.tags) if tag and not is_system_group(tag)
+    ]
 
     _read_threadline_id(contact, values)
     stage = _first(values, "stage")
@@ -447,6 +452,11 @@ def _listed(
 
 def _split_multi(texts: list[str]) -> list[str]:
     return [part for text in texts for part in MULTI_VALUE.split(text) if part.strip()]
+
+
+def is_system_group(tag: str) -> bool:
+    """Whether a tag is a group an address book puts every contact in."""
+    return fold(tag).replace(" ", "") in SYSTEM_GROUPS
 
 
 def _label(text: str) -> str:

@@ -40,7 +40,7 @@ from threadline.parties.services import (
     add_contact_point,
     picture_type,
 )
-from threadline.transfer.contacts import Contact, Point, left_out
+from threadline.transfer.contacts import Contact, Point, is_system_group, left_out
 from threadline.transfer.importer import ContactWriter, ImportOptions
 from threadline.transfer.report import ImportReport
 from threadline.transfer.vcard_cards import RawCard, StrayText, count_cards, read_cards
@@ -66,8 +66,6 @@ DEVICE_TYPES = {
     "car": "car",
 }
 APPLE_LABEL = re.compile(r"^_\$!<(.*)>!\$_$")
-# Google puts every contact in these groups; as tags they would say nothing.
-SYSTEM_GROUPS = frozenset({"my contacts", "starred in android"})
 FULL_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})(?:T.*)?$")
 NO_YEAR = re.compile(r"^--(\d{2})-?(\d{2})$")
 # Apple writes this year for a birthday saved without one.
@@ -452,7 +450,7 @@ def _read_tags(contact: Contact, card: Component) -> None:
         values = child.value if isinstance(child.value, list) else [child.value]
         tags += [clean_line(_text(value)) for value in values]
     contact.tags = [
-        tag for tag in dict.fromkeys(tags) if tag and fold(tag) not in SYSTEM_GROUPS
+        tag for tag in dict.fromkeys(tags) if tag and not is_system_group(tag)
     ]
 
 
