@@ -75,6 +75,7 @@ def test_the_list_says_where_a_killed_import_stopped_and_what_to_do(killed):
     assert f"Import #{killed.pk} was interrupted at row 1,000: its process ended" in (
         output
     )
+    assert "interrupted  1,000 of 3,000 rows done" in output
     assert f"`threadline imports --undo {killed.pk}`" in output
 
 

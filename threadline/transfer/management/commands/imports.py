@@ -110,6 +110,9 @@ def _line(run: ImportRun) -> str:
     when = timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M")
     who = f" by {run.started_by.display_name}" if run.started_by else ""
     rows = f"{run.rows_used:,} of {run.rows:,} rows used"
+    if shown.state in (State.RUNNING, State.INTERRUPTED):
+        # Rows used are counted at the end; until then, how far it got.
+        rows = f"{run.rows:,} of {run.rows_total:,} rows done"
     count = len(run.problems)
     problems = (
         f", {count:,} problem{'' if count == 1 else 's'} (--problems {run.pk})"
