@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from threadline.brief.rendering import brief_as_text
 from threadline.brief.services import compute_brief
 from threadline.followups.services import complete_follow_up, create_follow_up
 from threadline.parties.models import Consent, PartyKind, RelationshipKind
@@ -259,6 +260,32 @@ def test_an_all_day_booking_today_warns_without_a_time(jane, actor, now):
     [warning] = compute_brief(jane).warnings
 
     assert warning.text == "Booking today all day: Site survey"
+
+
+def test_bookings_to_come_are_open_work_soonest_first(jane, actor, now):
+    def book(summary: str, days: float, **payload: object) -> None:
+        starts = now + dt.timedelta(days=days)
+        record_event(
+            jane,
+            "booking",
+            summary,
+            actor=actor,
+            payload={"starts_at": starts.isoformat(), **payload},
+        )
+
+    book("Annual service", 30, site="12 High Street")
+    book("Boiler check", 3)
+    book("Old visit", -3)
+    book("Called off", 5, status="cancelled")
+
+    brief = compute_brief(jane)
+
+    assert [b.summary for b in brief.upcoming_bookings] == [
+        "Boiler check",
+        "Annual service",
+    ]
+    assert brief.upcoming_bookings[1].site == "12 High Street"
+    assert "UPCOMING BOOKINGS" in brief_as_text(brief)
 
 
 def test_no_consent_warns_and_suppresses_outreach(jane, actor):

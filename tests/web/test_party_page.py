@@ -61,6 +61,27 @@ def test_a_booking_on_the_timeline_says_when_and_where_it_is_for(
     assert "· due 2026-12-20" in page
 
 
+def test_a_booking_to_come_is_open_work_on_the_brief(
+    signed_in: Callable[[User], Client], staff: User, jane: Party, settings
+) -> None:
+    settings.TIME_ZONE = "Europe/London"
+    starts = dt.datetime.now(tz=dt.UTC) + dt.timedelta(days=6)
+    record_event(
+        jane,
+        "booking",
+        "Boiler service visit",
+        actor=Actor.for_user(staff),
+        payload={"starts_at": starts.isoformat(), "site": "12 Mill Lane"},
+    )
+
+    page = _page(signed_in(staff), jane)
+    open_work = page[page.index('id="h-open"') : page.index('id="h-facts"')]
+
+    assert "Boiler service visit" in open_work
+    assert "at 12 Mill Lane" in open_work
+    assert "Nothing open" not in open_work
+
+
 def test_overdue_follow_up_is_a_warning_in_words(
     signed_in: Callable[[User], Client], staff: User, jane: Party, now: dt.datetime
 ) -> None:

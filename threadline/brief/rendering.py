@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from threadline.brief.services import Brief
+from threadline.brief.services import BookingLine, Brief
 
 MARKS = {"danger": "!!", "warning": "! ", "info": "- "}
 
@@ -62,6 +62,11 @@ def brief_as_text(brief: Brief) -> str:
     )
     _section(
         lines,
+        "UPCOMING BOOKINGS",
+        [_booking_text(booking) for booking in brief.upcoming_bookings],
+    )
+    _section(
+        lines,
         "PINNED",
         [
             f"{f.category_label}: {f.text}"
@@ -91,6 +96,13 @@ def _section(lines: list[str], title: str, items: list[str]) -> None:
 def _owner(brief: Brief) -> str:
     name = brief.identity.owner_name
     return f", owner {name}" if name else ", no owner"
+
+
+def _booking_text(booking: BookingLine) -> str:
+    day = f"{timezone.localtime(booking.starts_at):%Y-%m-%d}"
+    when = f"{day} all day" if booking.all_day else _when(booking.starts_at)
+    where = f" at {booking.site}" if booking.site else ""
+    return f"{when} {booking.summary}{where}"
 
 
 def _when(moment: dt.datetime) -> str:

@@ -41,6 +41,7 @@ from threadline.timeline.kinds import (
 from threadline.timeline.models import Event
 
 RECENT_LIMIT = 10
+UPCOMING_LIMIT = 5
 QUIET_AFTER = dt.timedelta(days=90)
 # Shortcoming: money and quotes are read from the newest 100 rows only, so a
 # long history costs the same but an older unpaid invoice is not chased.
@@ -145,6 +146,17 @@ class EventLine:
 
 
 @dataclass
+class BookingLine:
+    """A booking still to come: when, what and where."""
+
+    public_id: str
+    summary: str
+    starts_at: dt.datetime
+    all_day: bool
+    site: str
+
+
+@dataclass
 class Suggestion:
     action: str
     reason: str
@@ -160,6 +172,7 @@ class Brief:
     warnings: list[Warning] = field(default_factory=list)
     open_threads: list[ThreadLine] = field(default_factory=list)
     open_follow_ups: list[FollowUpLine] = field(default_factory=list)
+    upcoming_bookings: list[BookingLine] = field(default_factory=list)
     pinned_facts: list[FactLine] = field(default_factory=list)
     recent: list[EventLine] = field(default_factory=list)
     last_contact_at: dt.datetime | None = None
@@ -215,6 +228,7 @@ def compute_brief(
         identity=_identity(party, moment, history, viewer),
         open_threads=threads,
         open_follow_ups=follow_ups,
+        upcoming_bookings=_upcoming_bookings(party, moment, as_of),
         pinned_facts=_pinned_facts(party, moment, as_of, viewer),
         recent=recent,
         last_contact_at=last_contact,
@@ -524,6 +538,39 @@ def _interactions(events: Any) -> list[dict[str, Any]]:
         "direction",
     )
     return list(rows[:INTERACTION_WINDOW])
+
+
+def _upcoming_bookings(
+    party: Party, moment: dt.datetime, as_of: dt.datetime | None
+) -> list[BookingLine]:
+    """The next bookings from the moment on, soonest first; an all-day one
+    counts for the whole of its first day."""
+    start_of_day = dt.datetime.combine(
+        timezone.localdate(moment), dt.time.min, tzinfo=timezone.get_current_timezone()
+    )
+    bookings = Event.objects.effective().filter(
+        party=party, kind=Kind.BOOKING, scheduled_for__gte=start_of_day
+    )
+    if as_of:
+        bookings = bookings.filter(recorded_at__lte=as_of)
+    lines = []
+    for booking in bookings.order_by("scheduled_for", "id")[: UPCOMING_LIMIT * 2]:
+        payload = booking.payload
+        all_day = bool(payload.get("all_day"))
+        if payload.get("status") == "cancelled" or booking.scheduled_for is None:
+            continue
+        if not all_day and booking.scheduled_for < moment:
+            continue
+        lines.append(
+            BookingLine(
+                public_id=str(booking.public_id),
+                summary=booking.summary,
+                starts_at=booking.scheduled_for,
+                all_day=all_day,
+                site=str(payload.get("site", "")),
+            )
+        )
+    return lines[:UPCOMING_LIMIT]
 
 
 def _event_line(row: dict[str, Any]) -> EventLine:
