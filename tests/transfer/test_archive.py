@@ -400,6 +400,65 @@ def test_a_damaged_line_restores_nothing_and_a_repaired_archive_then_restores(
     assert [run.status for run in restored[1:]] == [RunStatus.FAILED, RunStatus.DONE]
 
 
+def point_a_contact_at_a_missing_party(folder: Path) -> int:
+    """Make the archive's files disagree, as one mixed from two exports;
+    return the changed row's id."""
+    points = folder / "parties.contactpoint.jsonl"
+    lines = points.read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[0])
+    row["fields"]["party"] = 999999
+    lines[0] = json.dumps(row)
+    points.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return int(row["pk"])
+
+
+def test_a_row_pointing_outside_the_archive_is_refused_by_file_and_row(
+    record: dict[str, Any], tmp_path: Path
+) -> None:
+    archive.export_archive(tmp_path / "a")
+    empty_database()
+    pk = point_a_contact_at_a_missing_party(tmp_path / "a")
+
+    with pytest.raises(InvalidInput) as refused:
+        import_path(tmp_path / "a")
+
+    message = refused.value.message
+    assert "The archive's files do not agree" in message
+    assert f"contactpoint.jsonl has a row (pk {pk}) whose party is 999999" in message
+    assert "parties.party.jsonl does not hold" in message
+    assert "export the database again" in message
+    assert not Party.objects.exists()
+    assert not User.objects.exists()
+    failed = ImportRun.objects.get()
+    assert failed.status == RunStatus.FAILED and failed.error == message
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("checked_before_commit", [True, False])
+def test_a_restore_whose_files_disagree_is_recorded_as_failed_not_interrupted(
+    record: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    checked_before_commit: bool,
+) -> None:
+    """The database checks foreign keys at the commit; should a row slip past
+    the restore's own check, the commit's refusal still reaches the run."""
+    archive.export_archive(tmp_path / "a")
+    empty_database()
+    point_a_contact_at_a_missing_party(tmp_path / "a")
+    if not checked_before_commit:
+        monkeypatch.setattr(archive, "_require_every_link_held", lambda _: None)
+
+    with pytest.raises(CommandError, match="The archive's files do not agree") as error:
+        call_command("import", str(tmp_path / "a"))
+
+    assert "Nothing was imported" in str(error.value)
+    assert not Party.objects.exists()
+    failed = ImportRun.objects.get()
+    assert failed.status == RunStatus.FAILED
+    assert failed.error.startswith("The archive's files do not agree")
+
+
 def test_dry_run_checks_every_line_and_the_counts(
     record: dict[str, Any], tmp_path: Path
 ) -> None:

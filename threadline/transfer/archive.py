@@ -32,9 +32,9 @@ from django.core.management.color import no_style
 from django.core.serializers.base import DeserializationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.serializers.jsonl import Serializer as JsonlSerializer
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.migrations.recorder import MigrationRecorder
-from django.db.models import Exists, Model, OuterRef, sql
+from django.db.models import Exists, ForeignKey, Model, OuterRef, sql
 from django.utils import timezone
 
 import threadline
@@ -68,6 +68,12 @@ NOUNS: dict[type[Model], str] = {
     User: "user",
     Event: "event",
 }
+# What to do about an archive whose files were changed or mixed up.
+EXPORT_AGAIN = (
+    "The archive was changed or mixed with another since it was written: "
+    "export the database again with `threadline export --format jsonl` and "
+    "import the new archive."
+)
 # Tables computed from other tables: rebuilt on restore, never exported.
 DERIVED = {
     "search.searchterm": "search keys, rebuilt from parties and contact points",
@@ -345,11 +351,19 @@ def restore_archive(options: "ImportOptions") -> ImportReport:
         return report
 
     _require_empty_database()
-    run = active_run()
-    with transaction.atomic(), _room_for(run, options.path, manifest):
-        _restore_files(options.path, manifest, report, options.progress)
-        _rebuild_derived()
-        _reset_sequences()
+    try:
+        with _room_for(active_run(), options.path, manifest):
+            _restore_files(options.path, manifest, report, options.progress)
+            _require_every_link_held(manifest)
+            _rebuild_derived()
+            _reset_sequences()
+    except IntegrityError as error:
+        # A row the database refuses though the checks above let it by: a
+        # duplicate id at its insert, or a check deferred to the commit.
+        raise InvalidInput(
+            "The archive's files do not agree: its rows cannot be stored "
+            f"together ({' '.join(_reason(error).split())}). {EXPORT_AGAIN}"
+        ) from error
     logger.info("Restored %d rows from %s", report.rows_used, options.path)
     return report
 
@@ -479,29 +493,36 @@ def _require_empty_database() -> None:
 def _room_for(
     run: ImportRun | None, folder: Path, manifest: dict[str, Any]
 ) -> Iterator[None]:
-    """Move the runs of restores past the archive's runs, so ids stay free.
+    """Open the restore's transaction and, in it, move the runs of restores
+    past the archive's runs, so ids stay free.
 
     This restore's run, and those of earlier restores that stopped, were
     stored before the archive's rows and may hold ids that archived runs
-    need. If the restore fails, the moves are rolled back with everything
-    else, and the run's id in memory is put back to match.
+    need. If the restore fails, its commit included, the moves are rolled
+    back with everything else, and the run's id in memory is put back to
+    match, so the failure can still be written to the run.
     """
-    highest = _highest_pk(folder, manifest, ImportRun._meta.label_lower)
+    original = run.pk if run is not None else None
+    try:
+        with transaction.atomic():
+            highest = _highest_pk(folder, manifest, ImportRun._meta.label_lower)
+            _move_runs_past(run, highest)
+            yield
+    except BaseException:
+        if run is not None:
+            run.pk = original
+        raise
+
+
+def _move_runs_past(run: ImportRun | None, highest: int) -> None:
     # All of them move, so they stay in the order they ran.
     existing = list(ImportRun.objects.order_by("pk").values_list("pk", flat=True))
     free = max([highest, *existing]) + 1
     moved = {pk: free + offset for offset, pk in enumerate(existing)}
     for old, new in moved.items():
         ImportRun.objects.filter(pk=old).update(id=new)
-    original = run.pk if run is not None else None
     if run is not None and run.pk in moved:
         run.pk = moved[run.pk]
-    try:
-        yield
-    except BaseException:
-        if run is not None:
-            run.pk = original
-        raise
 
 
 def _highest_pk(folder: Path, manifest: dict[str, Any], label: str) -> int:
@@ -563,6 +584,44 @@ def _restore_files(
                 batch = []
         _insert_raw(model, batch)
     progress.finish()
+
+
+def _require_every_link_held(manifest: dict[str, Any]) -> None:
+    """Raise InvalidInput if a restored row points at a record the archive
+    does not hold.
+
+    The database would refuse it only at the commit, in words that name no
+    file; checked here, the message says which row of which file is wrong.
+    """
+    for entry in manifest["files"]:
+        model = _archived_model(entry["model"])
+        for field in model._meta.local_concrete_fields:
+            if isinstance(field, ForeignKey):
+                _require_link_held(model, field)
+
+
+def _require_link_held(model: type[Model], field: ForeignKey[Any, Any]) -> None:
+    target = field.related_model
+    column = field.attname
+    held = target._base_manager.filter(**{field.target_field.attname: OuterRef(column)})
+    stray = (
+        model._base_manager.filter(**{f"{column}__isnull": False})
+        .exclude(Exists(held))
+        .order_by("pk")
+    )
+    first = stray.values_list("pk", column).first()
+    if first is None:
+        return
+
+    pk, missing = first
+    count = stray.count()
+    others = f" ({count:,} rows like it in all)" if count > 1 else ""
+    raise InvalidInput(
+        f"The archive's files do not agree: {model._meta.label_lower}{SUFFIX} "
+        f"has a row (pk {pk}) whose {field.name} is {missing}, a record "
+        f"{target._meta.label_lower}{SUFFIX} does not hold{others}. "
+        f"{EXPORT_AGAIN}"
+    )
 
 
 def _insert_raw(model: type[Model], rows: list[Model]) -> None:
