@@ -30,8 +30,10 @@ from threadline.parties.services import (
     add_relationship,
     party_version,
     pin_fact,
+    remove_contact_point,
     restrict_party,
     set_tags,
+    unpin_fact,
     update_party,
 )
 from threadline.search.services import search_parties
@@ -281,6 +283,63 @@ def test_undo_is_safe_after_the_later_merge_is_undone(staff, make_party):
     assert len(interactions(c1)) == 2
     assert len(interactions(c2)) == 3
     assert interactions(third) == []
+
+
+def test_undo_goes_ahead_when_a_moved_contact_point_was_removed_since(
+    staff, make_party
+):
+    actor = Actor.for_user(staff)
+    survivor = make_party("Jane Example", emails=["jane@example.com"], actor=actor)
+    other = make_party(
+        "Jane Example",
+        emails=["jane.old@example.com"],
+        phones=["+1 202 555 0143"],
+        actor=actor,
+    )
+    record_event(other, Kind.CALL, "Asked for a quote", actor=actor)
+    fact = pin_fact(other, actor, "Prefers mornings")
+    merge = merge_parties(survivor, other, actor)
+    events = Event.objects.count()
+    old_email = ContactPoint.objects.get(value="jane.old@example.com")
+    remove_contact_point(old_email, actor)
+    unpin_fact(PinnedFact.objects.get(pk=fact.pk), actor)
+
+    undone = undo_merge(merge, actor)
+
+    other.refresh_from_db()
+    assert other.archived_at is None and other.merged_into is None
+    assert list(other.contact_points.values_list("value", flat=True)) == [
+        "+12025550143"
+    ]
+    assert interactions(other) == [(Kind.CALL, "Asked for a quote")]
+    fact.refresh_from_db()
+    assert fact.party == other and fact.unpinned_at is not None
+    assert undone.payload["removed_since"] == {
+        "contact_point": [str(old_email.public_id)]
+    }
+    assert str(old_email.public_id) not in undone.payload["moved"]["contact_point"]
+    assert undone.body == (
+        "Not moved back, as removed since the merge: 1 contact point "
+        "(jane.old@example.com)."
+    )
+    # Nothing was deleted: the merge, the removal and the undo all stay.
+    assert Event.objects.count() > events
+    assert Event.objects.filter(pk=merge.pk).exists()
+    assert not merge_undoable(merge)
+
+
+def test_undo_is_refused_while_a_later_merge_holds_what_it_moved(staff, make_party):
+    actor = Actor.for_user(staff)
+    survivor = make_party("Jane Example", actor=actor)
+    other = make_party("Jane Example", emails=["jane.old@example.com"], actor=actor)
+    elsewhere = make_party("Jane E.", actor=actor)
+    merge = merge_parties(survivor, other, actor)
+    # As a later merge would have taken it: only merges move contact points.
+    ContactPoint.objects.filter(value="jane.old@example.com").update(party=elsewhere)
+
+    with pytest.raises(InvalidInput, match="a later merge moved them"):
+        undo_merge(merge, actor)
+    assert Party.objects.get(pk=other.pk).archived_at is not None
 
 
 def test_viewer_may_not_merge(staff, viewer):

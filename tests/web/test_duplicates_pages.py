@@ -8,7 +8,12 @@ from django.urls import reverse
 from threadline.parties.duplicates import find_duplicates
 from threadline.parties.merging import merge_parties
 from threadline.parties.models import CandidateStatus, DuplicateCandidate, Party
-from threadline.parties.services import party_version, restrict_party
+from threadline.parties.services import (
+    add_contact_point,
+    party_version,
+    remove_contact_point,
+    restrict_party,
+)
 from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
@@ -194,6 +199,24 @@ def test_undo_from_the_timeline_separates_them_again(signed_in, staff, pair):
     assert right.archived_at is None
     again = client.post(undo, follow=True)
     assert b"This merge was already undone" in again.content
+
+
+def test_undo_says_which_contact_point_removed_since_stays_gone(signed_in, staff, pair):
+    _, left, right = pair
+    actor = Actor.for_user(staff)
+    add_contact_point(right, actor, "phone", "+1 202 555 0199")
+    merge = merge_parties(left, right, actor)
+    remove_contact_point(left.contact_points.get(value="+12025550199"), actor)
+
+    answer = signed_in(staff).post(
+        reverse("web:merge_undo", args=[merge.public_id]), follow=True
+    )
+
+    text = answer.content.decode()
+    assert "is a separate customer again" in text
+    assert "Not moved back, as removed since the merge: 1 contact point" in text
+    right.refresh_from_db()
+    assert right.archived_at is None
 
 
 def test_a_merged_address_leads_to_the_survivor(signed_in, staff, pair):

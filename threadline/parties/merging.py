@@ -21,6 +21,10 @@ Decisions a reader should know:
 - A relationship between the two parties stays on the archived one (it
   would link the survivor to itself), and one the survivor already has
   with the same party, kind and standing is not moved again.
+- An undo moves back what is still there. A contact point removed from the
+  survivor since the merge is gone from the record, so it is not brought
+  back; the undo names it. Only what a later merge moved elsewhere blocks
+  an undo, as undoing that merge first brings it back.
 """
 
 import logging
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from threadline.accounts.models import Team, User
@@ -70,6 +74,15 @@ FILLABLE_FIELDS = (
 )
 # A chain of merges longer than this is not followed to its end.
 MAX_MERGE_HOPS = 20
+# What a merge moves row by row: its key in the merge entry, the model, and
+# the noun the entry counts them by.
+MOVED_ROWS: tuple[tuple[str, type[Model], str], ...] = (
+    ("event", Event, "timeline entry"),
+    ("thread", Thread, "thread"),
+    ("follow_up", FollowUp, "follow-up"),
+    ("contact_point", ContactPoint, "contact point"),
+    ("pinned_fact", PinnedFact, "pinned fact"),
+)
 
 
 @dataclass
@@ -160,8 +173,9 @@ def merge_parties(
 def undo_merge(merge_event: Event, actor: Actor) -> Event:
     """Move back exactly what a merge moved and restore the other party.
 
-    Returns the survivor's "undone" MERGE event. Refuses, changing nothing,
-    a merge already undone, and one a later merge has built on.
+    Returns the survivor's "undone" MERGE event, whose body names what was
+    removed since the merge and so could not go back. Refuses, changing
+    nothing, a merge already undone, and one a later merge has built on.
     """
     actor.require_write()
     event = _merge_entry(merge_event)
@@ -180,8 +194,9 @@ def undo_merge(merge_event: Event, actor: Actor) -> Event:
         _restore_labels_and_access(survivor, other, event.payload.get("moved", {}))
         _restore(other, survivor, actor)
         event.party = survivor
-        back = _move_back(event, other, actor)
-        undone = _record_undo(event, survivor, other, back, actor)
+        gone = _removed_since(event.payload.get("moved", {}))
+        back = _move_back(event, other, gone, actor)
+        undone = _record_undo(event, other, back, gone, actor)
         refresh_party_activity(survivor)
         refresh_party_activity(other)
         set_pair_status(survivor, other, CandidateStatus.OPEN, None)
@@ -559,16 +574,7 @@ def _record_merge(plan: MergePlan, moved: dict[str, list[str]], actor: Actor) ->
 
 def _merge_text(plan: MergePlan, moved: dict[str, list[str]]) -> str:
     """The merge entry's body: what moved, what was kept once, in words."""
-    counts = [
-        _count(len(moved.get(key, [])), noun)
-        for key, noun in (
-            ("event", "timeline entry"),
-            ("thread", "thread"),
-            ("follow_up", "follow-up"),
-            ("contact_point", "contact point"),
-            ("pinned_fact", "pinned fact"),
-        )
-    ]
+    counts = [_count(len(moved.get(key, [])), noun) for key, _, noun in MOVED_ROWS]
     links = len(plan.links_from) + len(plan.links_to)
     counts.append(_count(links, "relationship"))
     lines = ["Moved: " + (", ".join(c for c in counts if c) or "nothing") + "."]
@@ -656,23 +662,38 @@ def _require_undoable(event: Event, survivor: Party, other: Party) -> None:
 
 
 def _moved_elsewhere(moved: dict[str, list[str]], survivor: Party) -> int:
-    missing = 0
-    for key, model in (
-        ("event", Event),
-        ("thread", Thread),
-        ("follow_up", FollowUp),
-        ("pinned_fact", PinnedFact),
-        ("contact_point", ContactPoint),
-    ):
+    """Count what the merge moved that is now on another party; what was
+    removed since is not counted, as no merge can bring it back."""
+    elsewhere = 0
+    for key, model, _ in MOVED_ROWS:
         ids = moved.get(key, [])
         if ids:
-            here = model.objects.filter(public_id__in=ids, party=survivor)
-            missing += len(ids) - here.count()
-    return missing
+            rows = model._default_manager.filter(public_id__in=ids)
+            elsewhere += rows.exclude(party=survivor).count()
+    return elsewhere
 
 
-def _move_back(merge: Event, other: Party, actor: Actor) -> dict[str, list[str]]:
-    """Move the listed things back to `other`; return what went back."""
+def _removed_since(moved: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The public ids, per key, of what the merge moved and the record no
+    longer holds (a contact point removed since): none of it can go back."""
+    gone: dict[str, list[str]] = {}
+    for key, model, _ in MOVED_ROWS:
+        ids = moved.get(key, [])
+        if not ids:
+            continue
+        rows = model._default_manager.filter(public_id__in=ids)
+        held = {str(found) for found in rows.values_list("public_id", flat=True)}
+        missing = [public_id for public_id in ids if public_id not in held]
+        if missing:
+            gone[key] = missing
+    return gone
+
+
+def _move_back(
+    merge: Event, other: Party, gone: dict[str, list[str]], actor: Actor
+) -> dict[str, list[str]]:
+    """Move the listed things still held back to `other`; return what went
+    back."""
     survivor = merge.party
     moved: dict[str, list[str]] = merge.payload.get("moved", {})
     now = timezone.now()
@@ -685,7 +706,8 @@ def _move_back(merge: Event, other: Party, actor: Actor) -> dict[str, list[str]]
         ("pinned_fact", PinnedFact),
         ("contact_point", ContactPoint),
     ):
-        back[name] = list(moved.get(name, []))
+        removed = set(gone.get(name, []))
+        back[name] = [key for key in moved.get(name, []) if key not in removed]
         rows = model.objects.filter(public_id__in=back[name])
         rows.update(party=other, updated_at=now)
     ContactPoint.objects.filter(public_id__in=moved.get("primary_dropped", [])).update(
@@ -837,11 +859,13 @@ def _blank(name: str) -> Any:
 
 def _record_undo(
     event: Event,
-    survivor: Party,
     other: Party,
     back: dict[str, list[str]],
+    gone: dict[str, list[str]],
     actor: Actor,
 ) -> Event:
+    survivor = event.party
+    body = _removed_text(event, gone)
     undone, _ = record_event(
         survivor,
         Kind.MERGE,
@@ -852,8 +876,10 @@ def _record_undo(
             "other": str(other.public_id),
             "other_name": other.display_name,
             "moved": back,
+            "removed_since": gone,
             "merge": str(event.public_id),
         },
+        body=body,
     )
     record_event(
         other,
@@ -865,10 +891,47 @@ def _record_undo(
             "other": str(survivor.public_id),
             "other_name": survivor.display_name,
             "moved": back,
+            "removed_since": gone,
             "merge": str(event.public_id),
         },
+        body=body,
     )
     return undone
+
+
+def _removed_text(merge: Event, gone: dict[str, list[str]]) -> str:
+    """Say what could not go back because it was removed since the merge."""
+    if not gone:
+        return ""
+    counts = [_count(len(gone.get(key, [])), noun) for key, _, noun in MOVED_ROWS]
+    spellings = _removed_point_spellings(merge, gone.get("contact_point", []))
+    named = f" ({', '.join(spellings)})" if spellings else ""
+    return (
+        "Not moved back, as removed since the merge: "
+        + ", ".join(count for count in counts if count)
+        + f"{named}."
+    )
+
+
+def _removed_point_spellings(merge: Event, ids: list[str]) -> list[str]:
+    """The removed contact points as they were written, read from the
+    entries that recorded their removal from the survivor."""
+    wanted = set(ids)
+    spellings: list[str] = []
+    removals = Event.objects.filter(
+        party=merge.party, kind=Kind.PROFILE_CHANGE, pk__gt=merge.pk
+    ).order_by("pk")
+    for removal in removals:
+        for change in removal.payload.get("changes", []):
+            old = change.get("old")
+            if (
+                change.get("field") == "contact_point"
+                and isinstance(old, dict)
+                and old.get("id") in wanted
+                and not change.get("new")
+            ):
+                spellings.append(str(old.get("raw") or old.get("value")))
+    return spellings
 
 
 def _require_open_work_visible(survivor: Party) -> None:

@@ -89,7 +89,7 @@ KEPT_PAYLOAD: dict[str, frozenset[str]] = {
     Kind.HANDOVER: frozenset({"from_user", "to_user", "threads", "follow_ups"}),
     Kind.IMPORT: frozenset({"file", "row"}),
     Kind.CORRECTION: frozenset({"redacted"}),
-    Kind.MERGE: frozenset({"action", "other", "moved", "merge"}),
+    Kind.MERGE: frozenset({"action", "other", "moved", "removed_since", "merge"}),
 }
 # Changes to these fields hold choices or staff names, kept for the history.
 KEPT_CHANGE_FIELDS = frozenset(

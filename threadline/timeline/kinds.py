@@ -311,6 +311,9 @@ class MergePayload(Payload):
     # Public ids of what moved, per kind of thing ("event", "contact_point",
     # ...), so an undo can move exactly those back.
     moved: dict[str, list[str]] = {}
+    # For an undo: what the merge moved that was removed since, so could not
+    # go back, in the same form.
+    removed_since: dict[str, list[str]] = {}
     # For an undo: the merge event it reverses.
     merge: str = ""
 

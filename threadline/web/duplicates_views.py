@@ -173,7 +173,9 @@ def merge_undo(request: StaffRequest, event_id: uuid.UUID) -> HttpResponse:
         messages.error(request, error.message)
         return redirect("web:party", public_id=event.party.public_id)
     name = undone.payload["other_name"]
-    messages.success(request, f"Undone: {name} is a separate customer again.")
+    # The body names what was removed since the merge and so stayed gone.
+    said = f"Undone: {name} is a separate customer again. {undone.body}"
+    messages.success(request, said.strip())
     return redirect("web:party", public_id=event.party.public_id)
 
 
