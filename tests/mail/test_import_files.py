@@ -391,6 +391,26 @@ def test_mbox_reports_each_unusable_message_by_position(make_party, tmp_path):
     )
 
 
+def test_a_message_the_parser_cannot_read_is_quoted_printably(
+    make_party, tmp_path, monkeypatch
+):
+    junk = "\x1b[31m\x00\x07" + "x" * 500
+
+    def refuse(data: bytes, **_: object) -> None:
+        raise ValueError(f"bad header {junk}")
+
+    monkeypatch.setattr("threadline.mail.importing.parse_message", refuse)
+
+    report = import_path(_write_mbox(tmp_path / "box.mbox", build_message()))
+
+    [problem] = report.problems
+    assert problem.message.startswith(
+        "the message could not be read (bad header ?[31m?"
+    )
+    assert problem.message.isprintable()
+    assert len(problem.message) < 150
+
+
 def test_escaped_from_lines_of_an_mbox_are_unescaped_and_kept(make_party, tmp_path):
     jane = make_party("Jane Example", emails=["jane@example.net"])
     mboxo = build_message(

@@ -333,6 +333,21 @@ def test_a_file_that_is_not_a_calendar_is_refused_with_a_reason(tmp_path):
     assert not Party.objects.exists()
 
 
+def test_garbage_quoted_from_a_calendar_is_short_and_printable(tmp_path):
+    path = tmp_path / "junk.ics"
+    junk = b"\x1b[2J\x07\xff\xfe" + bytes(range(128, 256)) * 8
+    path.write_bytes(b"BEGIN:VCALENDAR\r\n" + junk + b"\r\nEND:VCALENDAR\r\n")
+
+    with pytest.raises(InvalidInput) as refused:
+        import_path(path)
+
+    message = refused.value.message
+    assert message.startswith("junk.ics cannot be read as an iCalendar file (")
+    assert message.isprintable() and "\ufffd" not in message
+    quoted = message.split("(", 1)[1].rsplit(")", 1)[0]
+    assert len(quoted) <= 100
+
+
 def test_a_dry_run_books_nothing(tmp_path):
     path = calendar(
         tmp_path,

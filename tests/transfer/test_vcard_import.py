@@ -175,6 +175,17 @@ def test_a_property_vobject_cannot_read_is_left_out_alone(tmp_path: Path):
     assert "card 1: PHOTO on line 5 could not be read (damaged base64" in str(problem)
 
 
+def test_a_garbled_property_is_named_printably_in_the_report(tmp_path: Path):
+    card = "BEGIN:VCARD\nVERSION:3.0\nFN:Omar Haddad\nN\x00\x1b[2J:\x07\nEND:VCARD\n"
+
+    report = import_path(write_cards(tmp_path, card))
+
+    assert Party.objects.get().display_name == "Omar Haddad"
+    [problem] = report.problems
+    assert problem.message.startswith("card 1: N?[2J on line 4 could not be read (")
+    assert problem.message.isprintable()
+
+
 def test_a_card_with_nothing_to_import_is_skipped_with_its_number(tmp_path: Path):
     empty = "BEGIN:VCARD\nVERSION:3.0\nFN:\nEND:VCARD\n"
 

@@ -36,6 +36,7 @@ from threadline.mail.services import (
     own_addresses,
     record_message,
 )
+from threadline.transfer.excerpts import error_text
 from threadline.transfer.importer import ImportOptions
 from threadline.transfer.report import ImportReport
 from threadline.transfer.runs import import_actor, undone_runs
@@ -118,7 +119,8 @@ class MailWriter:
             # The standard library's parser raises many kinds of error on
             # broken input; each one only costs this message.
             logger.warning("Message %d of %s unreadable", raw.position, self.file_name)
-            raise SkipRow(f"the message could not be read ({error})") from error
+            reason = error_text(error)
+            raise SkipRow(f"the message could not be read ({reason})") from error
 
         outcome = record_message(
             message, self.actor, own=self.own, origin=self.file_name

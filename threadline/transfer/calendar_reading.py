@@ -28,6 +28,7 @@ from threadline.errors import InvalidInput
 from threadline.parties.contact_points import normalise_email
 from threadline.parties.names import clean_line
 from threadline.timeline.kinds import EARLIEST_YEAR, PLAN_AHEAD
+from threadline.transfer.excerpts import error_text
 
 logger = logging.getLogger(__name__)
 
@@ -333,8 +334,9 @@ def read_calendar(path: Path, floating_zone: str | None = None) -> CalendarFile:
         calendars = icalendar.Calendar.from_ical(data, multiple=True)
     except ValueError as error:
         raise InvalidInput(
-            f"{path.name} cannot be read as an iCalendar file ({error}). Export "
-            "the calendar again from its app and import the new file."
+            f"{path.name} cannot be read as an iCalendar file "
+            f"({error_text(error)}). Export the calendar again from its app and "
+            "import the new file."
         ) from error
 
     zone = zoneinfo.ZoneInfo(floating_zone or settings.TIME_ZONE)

@@ -38,6 +38,7 @@ from threadline.transfer.calendar_reading import (
     Occurrence,
     read_calendar,
 )
+from threadline.transfer.excerpts import error_text
 from threadline.transfer.progress import Progress
 from threadline.transfer.report import ImportReport
 from threadline.transfer.runs import import_actor, undone_runs
@@ -140,7 +141,8 @@ class BookingWriter:
         try:
             expansion = event.expand()
         except BROKEN_EVENT as error:
-            raise SkipRow(f"{event.position}: cannot be read ({error})") from error
+            reason = error_text(error)
+            raise SkipRow(f"{event.position}: cannot be read ({reason})") from error
         if not expansion.occurrences:
             reasons = "; ".join(expansion.notes) or "it has no occurrence to book"
             raise SkipRow(f"{event.position}: {reasons}")

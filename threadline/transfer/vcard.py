@@ -41,6 +41,7 @@ from threadline.parties.services import (
     picture_type,
 )
 from threadline.transfer.contacts import Contact, Point, is_system_group, left_out
+from threadline.transfer.excerpts import error_text, excerpt
 from threadline.transfer.importer import ContactWriter, ImportOptions
 from threadline.transfer.report import ImportReport
 from threadline.transfer.vcard_cards import RawCard, StrayText, count_cards, read_cards
@@ -268,7 +269,7 @@ def parse_card(raw: RawCard) -> tuple[Component, list[str]]:
             bad = _first_unreadable(lines)
             if bad is None:
                 raise CardUnreadable(f"{reason} (line {raw.line})") from error
-        name = lines[bad].split(":", 1)[0].split(";", 1)[0].upper()
+        name = excerpt(lines[bad].split(":", 1)[0].split(";", 1)[0].upper())
         left_out.append(
             f"card {raw.number}: {name} on line {starts[bad]} could not be "
             f"read ({reason}), left out"
@@ -299,7 +300,7 @@ def _reason(error: Exception) -> str:
         return "text in an encoding other than the one declared"
     if isinstance(error, LookupError):
         return "an unknown character set"
-    return text[:160] or type(error).__name__
+    return error_text(error)
 
 
 def card_contact(card: Component, raw: RawCard) -> Contact:
