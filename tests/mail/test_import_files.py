@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from tests.mail.conftest import DATA, build_message, corpus_files
 from threadline.accounts.services import deactivate_with_handover
+from threadline.errors import InvalidInput
 from threadline.mail.models import HeldMessage, UnknownSender
 from threadline.parties.models import Party
 from threadline.threads.models import Thread
@@ -16,7 +17,7 @@ from threadline.timeline.actors import Actor
 from threadline.timeline.kinds import Kind
 from threadline.timeline.models import Event
 from threadline.transfer.importer import import_path
-from threadline.transfer.models import ImportRun
+from threadline.transfer.models import ImportRun, RunStatus
 from threadline.web.timeline import timeline_page
 
 pytestmark = pytest.mark.django_db
@@ -389,6 +390,26 @@ def test_mbox_reports_each_unusable_message_by_position(make_party, tmp_path):
         "box.mbox message 3: no sender or recipient address could be read "
         "(message skipped)"
     )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [bytes(range(256)) * 16, b""],
+    ids=["random bytes", "empty"],
+)
+def test_an_mbox_without_a_from_line_is_refused_as_holding_no_mail(tmp_path, content):
+    path = tmp_path / "x.mbox"
+    path.write_bytes(content.replace(b"From ", b"from "))
+
+    with pytest.raises(InvalidInput) as refused:
+        import_path(path)
+
+    assert refused.value.message.startswith(
+        "x.mbox holds no mail: no line starts with 'From '"
+    )
+    assert "Export the mailbox again as mbox" in refused.value.message
+    assert not Event.objects.exists()
+    assert ImportRun.objects.get().status == RunStatus.FAILED
 
 
 def test_a_message_the_parser_cannot_read_is_quoted_printably(

@@ -152,7 +152,16 @@ def _open(path: Path) -> tuple[Iterator[RawMessage], int]:
         raise InvalidInput(f"There is no file at {path}; check the path.")
     if _is_mbox(path):
         box = mailbox.mbox(path, create=False)
-        return _mbox_messages(box), len(box)
+        total = len(box)
+        if not total:
+            box.close()
+            raise InvalidInput(
+                f"{path.name} holds no mail: no line starts with 'From ', as "
+                "the first line of each message in an mbox file does. Export "
+                "the mailbox again as mbox (or its messages as .eml files) and "
+                "import that."
+            )
+        return _mbox_messages(box), total
     return iter([RawMessage(1, path.read_bytes())]), 1
 
 
