@@ -333,6 +333,47 @@ def test_a_file_that_is_not_a_calendar_is_refused_with_a_reason(tmp_path):
     assert not Party.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("cut_after", "ends"),
+    [
+        (
+            b"ATTENDEE:mailto:ann@example.com\r\n",
+            "the VEVENT begun on line 4, with no END:VEVENT or END:VCALENDAR",
+        ),
+        (b"END:VEVENT\r\n", "the VCALENDAR begun on line 1, with no END:VCALENDAR"),
+    ],
+    ids=["inside an event", "after an event"],
+)
+def test_a_calendar_cut_short_is_refused_saying_so(tmp_path, cut_after, ends):
+    whole = calendar(
+        tmp_path,
+        event("one", ":20250610T090000Z", "ATTENDEE:mailto:ann@example.com"),
+    ).read_bytes()
+    path = tmp_path / "cut.ics"
+    path.write_bytes(whole[: whole.index(cut_after) + len(cut_after)])
+
+    with pytest.raises(InvalidInput) as refused:
+        import_path(path)
+
+    assert refused.value.message == (
+        f"cut.ics is cut short: it ends inside {ends}. Export the calendar "
+        "again from its app and import the new file."
+    )
+    assert not bookings() and not Party.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "content", [bytes(range(256)) * 16, b""], ids=["random bytes", "empty"]
+)
+def test_a_file_with_no_calendar_in_it_is_refused(tmp_path, content):
+    path = tmp_path / "x.ics"
+    path.write_bytes(content.replace(b"BEGIN", b"begun"))
+
+    with pytest.raises(InvalidInput, match=r"^x\.ics holds no calendar \(no line"):
+        import_path(path)
+    assert not Party.objects.exists()
+
+
 def test_garbage_quoted_from_a_calendar_is_short_and_printable(tmp_path):
     path = tmp_path / "junk.ics"
     junk = b"\x1b[2J\x07\xff\xfe" + bytes(range(128, 256)) * 8

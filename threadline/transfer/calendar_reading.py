@@ -28,7 +28,7 @@ from threadline.errors import InvalidInput
 from threadline.parties.contact_points import normalise_email
 from threadline.parties.names import clean_line
 from threadline.timeline.kinds import EARLIEST_YEAR, PLAN_AHEAD
-from threadline.transfer.excerpts import error_text
+from threadline.transfer.excerpts import error_text, excerpt
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,10 @@ FALLBACK_SUMMARY = "Booking from a calendar"
 # date with a time of day in one series raises TypeError, a year past 9999
 # OverflowError.
 BROKEN_EVENT = (ValueError, TypeError, OverflowError)
+EXPORT_AGAIN = "Export the calendar again from its app and import the new file."
+BOM = "\ufeff"
+# Enough of a component's name (VCALENDAR, VEVENT, X-...) to quote it.
+COMPONENT_CHARS = 30
 
 
 @dataclass(frozen=True)
@@ -324,19 +328,20 @@ TIME_NOTES = {
 
 
 def read_calendar(path: Path, floating_zone: str | None = None) -> CalendarFile:
-    """Read a .ics file; raise InvalidInput for one that is not iCalendar.
+    """Read a .ics file; raise InvalidInput for one that is not iCalendar or
+    is cut short.
 
     `floating_zone` is the zone times without one are read in, by default
     the business's (THREADLINE_TIME_ZONE).
     """
     data = path.read_bytes()
+    _require_whole_calendar(path.name, data)
     try:
         calendars = icalendar.Calendar.from_ical(data, multiple=True)
     except ValueError as error:
         raise InvalidInput(
             f"{path.name} cannot be read as an iCalendar file "
-            f"({error_text(error)}). Export the calendar again from its app and "
-            "import the new file."
+            f"({error_text(error)}). {EXPORT_AGAIN}"
         ) from error
 
     zone = zoneinfo.ZoneInfo(floating_zone or settings.TIME_ZONE)
@@ -373,6 +378,48 @@ def read_calendar(path: Path, floating_zone: str | None = None) -> CalendarFile:
         result.notes.append("the file holds no events (VEVENT) to import")
     logger.debug("Read %d events from %s", len(result.events), path.name)
     return result
+
+
+def _require_whole_calendar(name: str, data: bytes) -> None:
+    """Raise InvalidInput for a file that holds no calendar or is cut short.
+
+    The parser says neither: it reads no calendar at all from both, or trips
+    over the cut line, and the file would import as empty.
+    """
+    begins_any, unclosed = _outline(_decoded(data))
+    if not begins_any:
+        raise InvalidInput(
+            f"{name} holds no calendar (no line reads BEGIN:VCALENDAR, nor "
+            f"begins any other part of one). {EXPORT_AGAIN}"
+        )
+    if unclosed:
+        # A damaged file can name a component anything, controls included.
+        names = [excerpt(begun, COMPONENT_CHARS) for begun, _ in unclosed]
+        begun_on = unclosed[-1][1]
+        ends = " or ".join(f"END:{begun}" for begun in reversed(names))
+        raise InvalidInput(
+            f"{name} is cut short: it ends inside the {names[-1]} begun on line "
+            f"{begun_on}, with no {ends}. {EXPORT_AGAIN}"
+        )
+
+
+def _outline(text: str) -> tuple[bool, list[tuple[str, int]]]:
+    """Whether a line begins a component (a calendar, or an event alone, which
+    the parser reads too); and the components begun but not ended where the
+    text ends, outermost first, each with its BEGIN line."""
+    begins_any = False
+    unclosed: list[tuple[str, int]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        # A line that starts with white space continues the one before it.
+        word, _, component = line.rstrip().lstrip(BOM).upper().partition(":")
+        if word == "BEGIN":
+            begins_any = True
+            unclosed.append((component, number))
+        elif word == "END" and component in (begun for begun, _ in unclosed):
+            # An END closes what it names and anything left open inside it.
+            while unclosed.pop()[0] != component:
+                continue
+    return begins_any, unclosed
 
 
 def _attendees(
@@ -527,9 +574,13 @@ def _text(part: icalendar.Event, name: str, limit: int) -> str:
 
 def _vevent_lines(data: bytes) -> list[int]:
     """The line numbers of the file's BEGIN:VEVENT lines, in order."""
-    text = data.decode("utf-8", errors="replace")
     return [
         number
-        for number, line in enumerate(text.splitlines(), start=1)
+        for number, line in enumerate(_decoded(data).splitlines(), start=1)
         if line.strip().upper() == "BEGIN:VEVENT"
     ]
+
+
+def _decoded(data: bytes) -> str:
+    """The file's text, for finding lines by number; the parser reads it."""
+    return data.decode("utf-8", errors="replace")
