@@ -68,6 +68,7 @@ def test_add_as_new_customer_records_the_kept_messages(signed_in, staff, jiri):
     [event] = Event.objects.filter(party=party, kind=Kind.MESSAGE)
     assert event.summary == "Faktura pro společnost Example s.r.o."
     assert event.actor_user == staff
+    assert event.actor_label == f"kept mail, filed by {staff.display_name}"
     assert event.thread is not None
     assert party.contact_points.get().value == "jiri@example.cz"
     jiri.refresh_from_db()

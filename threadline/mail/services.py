@@ -137,9 +137,13 @@ def record_message(
 
 
 def record_held_messages(sender: UnknownSender, party: Party, actor: Actor) -> int:
-    """Record a sender's kept messages on `party`; return how many were new."""
+    """Record a sender's kept messages on `party`; return how many were new.
+
+    The entries are the mail's, not the work of whoever filed it: they are
+    recorded as kept mail, naming the person who filed it."""
     own = own_addresses()
     outcome = Outcome()
+    mail = Actor.importer(f"kept mail, filed by {actor.label}"[:200], actor.user)
     held = list(sender.messages.all())
     for item in held:
         message = ParsedMessage.from_json(item.message)
@@ -148,7 +152,7 @@ def record_held_messages(sender: UnknownSender, party: Party, actor: Actor) -> i
         if party.pk in _parties_with_message(message, addresses):
             continue
         direction = _direction(message, own)
-        _record_on(party, message, sender.address, direction, actor, outcome)
+        _record_on(party, message, sender.address, direction, mail, outcome)
     return outcome.events
 
 
