@@ -9,10 +9,12 @@ from django.core.management.base import CommandError
 
 from threadline.parties.merging import merge_parties
 from threadline.parties.models import Party
+from threadline.parties.services import restore_party
 from threadline.search.services import find_one_party
 from threadline.timeline.actors import Actor
 from threadline.timeline.models import Event
 from threadline.transfer.importer import import_path
+from threadline.transfer.models import ImportRun, RunStatus
 from threadline.transfer.undo import undo_import
 
 pytestmark = pytest.mark.django_db
@@ -91,3 +93,35 @@ def test_a_customer_and_an_import_at_once_are_refused() -> None:
         restore("karen@example.com", "--import", "3")
     with pytest.raises(CommandError, match="Name one customer, or give --import N"):
         restore()
+
+
+def test_a_customer_restored_twice_is_restored_and_recorded_once(
+    tmp_path: Path, owner
+) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text("name,email\nKaren Lowe,karen@example.com\n", encoding="utf-8")
+    run = import_path(path).run
+    assert run is not None
+    undo_import(run, Actor.for_user(owner))
+    stale = Party.objects.get(display_name="Karen Lowe")
+    actor = Actor.for_user(owner)
+
+    first = restore_party(Party.objects.get(pk=stale.pk), actor, "first")
+    second = restore_party(stale, actor, "second")
+
+    assert (first, second) == (True, False)
+    restored = Event.objects.filter(party=stale, summary__startswith="Restored: ")
+    assert restored.count() == 1
+
+
+def test_an_import_whose_undo_is_at_work_is_not_restored(tmp_path: Path, owner) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text("name,email\nKaren Lowe,karen@example.com\n", encoding="utf-8")
+    run = import_path(path).run
+    assert run is not None
+    undo_import(run, Actor.for_user(owner))
+    ImportRun.objects.filter(pk=run.pk).update(status=RunStatus.DONE)
+
+    with pytest.raises(CommandError, match="its undo is still at work"):
+        restore("--import", str(run.pk))
+    assert Party.objects.get(display_name="Karen Lowe").archived_at is not None

@@ -255,14 +255,19 @@ def archive_party(party: Party, actor: Actor, reason: str) -> None:
     logger.debug("Archived party %s: %s", party.public_id, reason)
 
 
-def restore_party(party: Party, actor: Actor, reason: str) -> None:
-    """Bring an archived party back into lists and search."""
+def restore_party(party: Party, actor: Actor, reason: str) -> bool:
+    """Bring an archived party back into lists and search; return whether it
+    was archived (a second restore of the same party changes nothing)."""
     actor.require_write()
     if party.archived_at is None:
-        return
+        return False
 
     with transaction.atomic():
-        old_reason = party.archived_reason
+        current = Party.objects.select_for_update().get(pk=party.pk)
+        if current.archived_at is None:
+            party.archived_at = None
+            return False
+        old_reason = current.archived_reason
         party.archived_at = None
         party.archived_reason = ""
         party.merged_into = None
@@ -282,6 +287,7 @@ def restore_party(party: Party, actor: Actor, reason: str) -> None:
             payload={"changes": [_change_entry("archived", old_reason, None)]},
         )
     logger.debug("Restored party %s: %s", party.public_id, reason)
+    return True
 
 
 def _check_version(party: Party, expected: str) -> None:

@@ -56,6 +56,7 @@ from threadline.timeline.models import Event
 from threadline.timeline.services import latest_version, redact_event
 from threadline.transfer.models import RESTORE_FORMAT, ImportRun, RunStatus
 from threadline.transfer.runs import is_stale, owner_fields, take_over
+from threadline.transfer.writing import batch_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +274,9 @@ class _Undo:
 
     def run_all(self, plan: _Plan) -> None:
         for batch in _batches(self._steps(plan), UNDO_BATCH):
-            with transaction.atomic():
+            # In turn with imports' batches, so none writes to a customer
+            # between this batch reading and archiving them.
+            with batch_transaction():
                 for what, perform in batch:
                     self._apply(what, perform)
                 _save_progress(self.run, self.report)
@@ -451,6 +454,12 @@ def restore_undone_import(number: int, actor: Actor, reason: str) -> int:
     an interruption, it restores the rest. The entries the undo took off
     timelines stay off."""
     actor.require_manage()
+    run = ImportRun.objects.filter(pk=number).first()
+    if run is not None and run.status != RunStatus.UNDONE:
+        raise Conflict(
+            f"Import #{number} is not undone, or its undo is still at work: "
+            "bring its customers back once the undo has finished."
+        )
     archived = archived_by_undo(number)
     if actor.user is not None:
         archived = archived.filter(
@@ -458,8 +467,8 @@ def restore_undone_import(number: int, actor: Actor, reason: str) -> int:
         )
     restored = 0
     for party in archived.iterator():
-        restore_party(party, actor, reason)
-        restored += 1
+        # Another restore may have brought them back since the query ran.
+        restored += restore_party(party, actor, reason)
     logger.info(
         "Restored %d customers archived by the undo of import #%d", restored, number
     )

@@ -166,7 +166,13 @@ def import_restore(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     """Bring back the customers the undo of this import archived."""
     run = find_run(public_id)
     actor = Actor.for_user(request.user)
-    restored = restore_undone_import(run.pk, actor, f"import #{run.pk} brought back")
+    try:
+        restored = restore_undone_import(
+            run.pk, actor, f"import #{run.pk} brought back"
+        )
+    except Conflict as error:
+        messages.error(request, error.message)
+        return redirect("web:import_run", public_id=run.public_id)
     if restored:
         plural = "customer is" if restored == 1 else "customers are"
         messages.success(
@@ -175,7 +181,9 @@ def import_restore(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
             "the undo took off their timelines stay off.",
         )
     else:
-        messages.info(request, "No customer of this import is archived any more.")
+        messages.info(
+            request, "No customer of this import that you can see is archived now."
+        )
     return redirect("web:import_run", public_id=run.public_id)
 
 

@@ -71,7 +71,10 @@ class Command(BaseCommand):
     def _restore_undone_import(self, number: int, reason: str) -> None:
         """Restore the customers still archived by the undo of import
         `number`; run again after an interruption, it does the rest."""
-        total = restore_undone_import(number, Actor.system("command line"), reason)
+        try:
+            total = restore_undone_import(number, Actor.system("command line"), reason)
+        except ThreadlineError as error:
+            raise CommandError(f"{error.message} Nothing was changed.") from error
         if not total:
             raise CommandError(
                 f"No customer is archived by the undo of import #{number}; "
