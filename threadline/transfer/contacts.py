@@ -80,6 +80,10 @@ class Values(defaultdict[tuple[str, str], list[str]]):
 ORGANISATION_WORDS = frozenset(
     {"organisation", "organization", "company", "business", "firma", "unternehmen"}
 )
+# What follows a comma after a whole name: a generation or a degree.
+NAME_SUFFIXES = frozenset(
+    {"jr", "sr", "ii", "iii", "iv", "md", "phd", "esq", "dds", "cpa", "rn", "mba"}
+)
 HOUSEHOLD_WORDS = frozenset({"household", "family", "haushalt", "familie"})
 
 
@@ -204,9 +208,11 @@ def _read_names(contact: Contact, values: Values) -> None:
     family = _first(values, "family_name")
     full = _first(values, "full_name")
     if not given and not family and full.count(",") == 1:
-        # "van der Berg, Anna": the surname comes first, particles and all.
+        # "van der Berg, Anna": the surname comes first, particles and all;
+        # "John Smith, Jr." is a name and its suffix, kept as written.
         last, first = (part.strip() for part in full.split(","))
-        if last and first and not re.search(r"\d", full):
+        suffix = fold(first).replace(".", "") in NAME_SUFFIXES
+        if last and first and not suffix and not re.search(r"\d", full):
             given, family, full = first, last, f"{first} {last}"
     contact.given_name, contact.family_name, contact.full_name = given, family, full
     _cut_long_names(contact)
