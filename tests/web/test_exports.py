@@ -906,3 +906,20 @@ def test_signed_out_visitors_download_no_list(client: Client, name: str) -> None
     response = client.get(reverse(f"web:{name}", args=["csv"]))
 
     assert response.status_code == 302
+
+
+def test_a_company_named_by_an_earlier_row_takes_its_own_rows_stage(
+    db: None, tmp_path: Path
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "Name,Kind,Stage,Company,Email\n"
+        'Pat Worker,Person,Lead,"Widgets, LLC",pat@w.example\n'
+        '"Widgets, LLC",Organisation,Customer,,info@w.example\n'
+    )
+
+    import_path(path)
+
+    widgets = Party.objects.get(display_name="Widgets, LLC")
+    assert widgets.stage == "customer"
+    assert widgets.contact_points.get().value == "info@w.example"

@@ -48,6 +48,7 @@ from threadline.parties.models import (
     PinnedFact,
     Relationship,
     RelationshipKind,
+    Stage,
 )
 from threadline.parties.names import clean_text, fold
 from threadline.parties.services import (
@@ -585,6 +586,8 @@ class ContactWriter:
             return False
         if contact.birthday and party.birthday is None:
             return False
+        if _says_more_of_stage(party, contact):
+            return False
         if contact.company:
             organisation = self.organisations.get(_organisation_key(contact.company))
             if organisation is None:
@@ -947,6 +950,8 @@ class ContactWriter:
 
         if contact.birthday and party.birthday is None:
             update_party(party, self.actor, birthday=contact.birthday)
+        if _says_more_of_stage(party, contact):
+            update_party(party, self.actor, stage=contact.stage)
 
         current = set(party.tags.values_list("name", flat=True))
         wanted = {" ".join(tag.split()).lower()[:50] for tag in contact.tags}
@@ -1417,6 +1422,12 @@ def same_person(party: Party, contact: Contact) -> bool:
         return False
     given, known = fold(contact.given_name), fold(party.given_name)
     return not given or not known or given[0] == known[0]
+
+
+def _says_more_of_stage(party: Party, contact: Contact) -> bool:
+    """Whether a row gives a stage where the party holds only the default one
+    (as a company first named in another row's company column does)."""
+    return bool(contact.stage) and contact.stage != party.stage == Stage.LEAD
 
 
 def _current(keyed: Party | None) -> Party | None:
