@@ -923,3 +923,27 @@ def test_a_company_named_by_an_earlier_row_takes_its_own_rows_stage(
     widgets = Party.objects.get(display_name="Widgets, LLC")
     assert widgets.stage == "customer"
     assert widgets.contact_points.get().value == "info@w.example"
+
+
+def test_an_organisation_row_finds_its_organisation_by_email_and_warns_of_a_person(
+    db: None, tmp_path: Path, make_party: Callable[..., Party]
+) -> None:
+    make_party("Widgets", kind=PartyKind.ORGANISATION, emails=["info@w.example"])
+    make_party("House Five", emails=["h5@home.example"])
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "Name,Kind,Email\n"
+        '"Widgets, LLC",Organisation,info@w.example\n'
+        "The Fives,Household,h5@home.example\n"
+        "Pat Partner,Partner,pat@example.com\n"
+    )
+
+    report = import_path(path)
+
+    messages = [problem.message for problem in report.problems]
+    assert Party.objects.filter(kind=PartyKind.ORGANISATION).count() == 1
+    assert Party.objects.filter(kind=PartyKind.HOUSEHOLD).count() == 1
+    assert any(
+        "a person; this row was imported as a separate household" in m for m in messages
+    )
+    assert any("kind 'Partner' is not one Threadline knows" in m for m in messages)

@@ -84,6 +84,7 @@ ORGANISATION_WORDS = frozenset(
 NAME_SUFFIXES = frozenset(
     {"jr", "sr", "ii", "iii", "iv", "md", "phd", "esq", "dds", "cpa", "rn", "mba"}
 )
+PERSON_WORDS = frozenset({"person", "individual", "contact", "people", "privat"})
 HOUSEHOLD_WORDS = frozenset({"household", "family", "haushalt", "familie"})
 
 
@@ -342,7 +343,13 @@ def _read_kind(contact: Contact, values: Values) -> None:
     """A row the file marks as an organisation or a household describes it,
     named by its name column as written ("Acme, Inc." is no "Last, First"),
     as a customer download writes it."""
-    kind = fold(_first(values, "party_kind"))
+    written = _first(values, "party_kind")
+    kind = fold(written)
+    if kind and kind not in ORGANISATION_WORDS | HOUSEHOLD_WORDS | PERSON_WORDS:
+        contact.warnings.append(
+            f"kind {written!r} is not one Threadline knows (person, organisation "
+            "or household); the row was read as a person"
+        )
     if kind not in ORGANISATION_WORDS | HOUSEHOLD_WORDS:
         return
     contact.is_organisation = True

@@ -905,6 +905,8 @@ class ContactWriter:
             return self.organisations[key]
 
         party = _organisation_named(key)
+        if party is None and not contact.is_person:
+            party = _group_with_email(contact)
         if party is not None:
             _open_to_importer(party)
         else:
@@ -1422,6 +1424,29 @@ def same_person(party: Party, contact: Contact) -> bool:
         return False
     given, known = fold(contact.given_name), fold(party.given_name)
     return not given or not known or given[0] == known[0]
+
+
+def _group_with_email(contact: Contact) -> Party | None:
+    """The organisation or household holding an email of a row describing
+    one (named otherwise in the record); warn when a person holds it."""
+    emails = [point.value for point in contact.emails]
+    if not emails:
+        return None
+    holders = Party.objects.filter(
+        archived_at__isnull=True,
+        contact_points__kind=ContactKind.EMAIL,
+        contact_points__value__in=emails,
+    ).order_by("id")
+    found = list(holders.distinct()[:5])
+    for party in found:
+        if party.kind in GROUP_KINDS:
+            return party
+    if found:
+        contact.warnings.append(
+            f"{emails[0]} is also the email of {_named(found[0])}, a person; "
+            f"this row was imported as a separate {contact.own_kind}"
+        )
+    return None
 
 
 def _says_more_of_stage(party: Party, contact: Contact) -> bool:
