@@ -936,6 +936,7 @@ def test_an_organisation_row_finds_its_organisation_by_email_and_warns_of_a_pers
         '"Widgets, LLC",Organisation,info@w.example\n'
         "The Fives,Household,h5@home.example\n"
         "Pat Partner,Partner,pat@example.com\n"
+        ",Organisation,office@nameless.example\n"
     )
 
     report = import_path(path)
@@ -947,3 +948,4 @@ def test_an_organisation_row_finds_its_organisation_by_email_and_warns_of_a_pers
         "a person; this row was imported as a separate household" in m for m in messages
     )
     assert any("kind 'Partner' is not one Threadline knows" in m for m in messages)
+    assert any("this organisation row has no name" in m for m in messages)

@@ -440,6 +440,11 @@ class ContactWriter:
             raise
 
     def _write(self, contact: Contact) -> Party:
+        if contact.is_organisation and not contact.company:
+            raise SkipRow(
+                f"this {contact.own_kind} row has no name; give it one in the "
+                "name column"
+            )
         if not contact.is_usable:
             reasons = ["no name, email, phone or company to import", *contact.warnings]
             raise SkipRow("; ".join(reasons))
