@@ -133,6 +133,24 @@ def test_merging_from_the_page_keeps_the_chosen_side(signed_in, staff, pair):
     assert b"Merged the other record of this name into Jane Example" in follow.content
 
 
+def test_pressing_merge_twice_leads_to_the_merged_customer(signed_in, staff, pair):
+    candidate, left, right = pair
+    client = signed_in(staff)
+    form = {
+        "into": "right",
+        "survivor_version": party_version(right),
+        "other_version": party_version(left),
+    }
+    url = reverse("web:duplicate_merge", args=[candidate.public_id])
+    client.post(url, form)
+
+    again = client.post(url, form, follow=True)
+
+    assert again.status_code == 200
+    assert b"Already merged into Jane Example" in again.content
+    assert Party.objects.get(pk=left.pk).merged_into == right
+
+
 def test_a_stale_merge_page_is_refused(signed_in, staff, pair):
     candidate, left, right = pair
     client = signed_in(staff)

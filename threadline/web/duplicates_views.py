@@ -33,6 +33,7 @@ from threadline.parties.merging import (
     undo_merge,
 )
 from threadline.parties.models import (
+    CandidateStatus,
     ContactPoint,
     DuplicateCandidate,
     Party,
@@ -85,6 +86,12 @@ def duplicates(request: StaffRequest) -> HttpResponse:
 @staff_view
 def duplicate_merge(request: StaffRequest, public_id: uuid.UUID) -> HttpResponse:
     """Show what merging the pair would do; on POST, merge it."""
+    if request.method == "POST":
+        merged = _merged_survivor(request, public_id)
+        if merged is not None:
+            # A second press of the button: the first one merged them.
+            messages.info(request, f"Already merged into {merged.display_name}.")
+            return redirect("web:party", public_id=merged.public_id)
     candidate = _candidate(request, public_id)
     actor = Actor.for_user(request.user)
     actor.require_write()
@@ -197,6 +204,19 @@ def survivor_redirect(request: StaffRequest, public_id: uuid.UUID) -> HttpRespon
         "everything about them is on this page now.",
     )
     return redirect("web:party", public_id=survivor.public_id)
+
+
+def _merged_survivor(request: StaffRequest, public_id: uuid.UUID) -> Party | None:
+    """The customer a pair was merged into, if it was and the user sees them."""
+    pair = DuplicateCandidate.objects.filter(
+        public_id=public_id, status=CandidateStatus.MERGED
+    ).first()
+    if pair is None:
+        return None
+    for gone, kept in ((pair.first, pair.second), (pair.second, pair.first)):
+        if gone.merged_into_id == kept.pk:
+            return Party.objects.visible_to(request.user).filter(pk=kept.pk).first()
+    return None
 
 
 def _candidate(request: StaffRequest, public_id: uuid.UUID) -> DuplicateCandidate:
