@@ -191,6 +191,10 @@ def test_a_party_someone_has_worked_on_since_is_kept(contacts, owner, staff):
     assert "Jane Example" in report.kept
     assert "Jane Example" in visible(owner)
     assert list(undo.kept_parties(run)) == [jane]
+    [job] = Relationship.objects.filter(from_party=jane)
+    assert job.to_party.archived_at is not None
+    assert job.ended_on is not None
+    assert report.undone["relationship"] == 1
 
 
 def test_undoing_twice_is_refused(contacts, owner, ann):

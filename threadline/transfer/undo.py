@@ -32,7 +32,7 @@ from itertools import islice
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from threadline.errors import Conflict, InvalidInput, ThreadlineError
@@ -294,6 +294,8 @@ class _Undo:
             yield change["field"], partial(self.reverse, party_id, change)
         for party_id in plan.created:
             yield "party", partial(self.archive, party_id)
+        for party_id in plan.created:
+            yield "relationship", partial(self.unlink, party_id)
 
     def _apply(self, what: str, perform: Callable[[], str | None]) -> None:
         """Perform one reversal in its own savepoint; a refusal skips it alone."""
@@ -418,6 +420,22 @@ class _Undo:
             return KEPT
         archive_party(party, self.actor, self.reason)
         return str(party.kind)
+
+    def unlink(self, party_id: int) -> str | None:
+        """End a kept customer's links to those this undo archived, so they
+        work at no company that is gone from every list."""
+        party = Party.objects.get(pk=party_id)
+        if party.archived_at is not None:
+            return None
+        links = Relationship.objects.filter(
+            Q(from_party=party, to_party__archived_reason=self.reason)
+            | Q(to_party=party, from_party__archived_reason=self.reason),
+            ended_on__isnull=True,
+        ).select_related("from_party", "to_party")
+        for link in links:
+            end_relationship(link, self.actor)
+            self.report.undone["relationship"] += 1
+        return None
 
 
 def _save_progress(run: ImportRun, report: UndoReport) -> None:
