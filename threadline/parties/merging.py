@@ -698,18 +698,13 @@ def _move_back(
     moved: dict[str, list[str]] = merge.payload.get("moved", {})
     now = timezone.now()
     back: dict[str, list[str]] = {}
-    back["event"] = list(moved.get("event", []))
-    Event.objects.filter(public_id__in=back["event"]).update(party=other)
-    for name, model in (
-        ("thread", Thread),
-        ("follow_up", FollowUp),
-        ("pinned_fact", PinnedFact),
-        ("contact_point", ContactPoint),
-    ):
+    for name, model, _ in MOVED_ROWS:
         removed = set(gone.get(name, []))
         back[name] = [key for key in moved.get(name, []) if key not in removed]
-        rows = model.objects.filter(public_id__in=back[name])
-        rows.update(party=other, updated_at=now)
+        # Events are never changed in place, so they carry no update time.
+        stamp = {} if model is Event else {"updated_at": now}
+        rows = model._default_manager.filter(public_id__in=back[name])
+        rows.update(party=other, **stamp)
     ContactPoint.objects.filter(public_id__in=moved.get("primary_dropped", [])).update(
         is_primary=True
     )
