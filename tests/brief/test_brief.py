@@ -287,6 +287,30 @@ def test_bookings_to_come_are_open_work_soonest_first(jane, actor, now):
     assert "UPCOMING BOOKINGS" in brief_as_text(brief)
 
 
+def test_a_booking_to_come_shows_past_any_number_of_cancelled_ones(jane, actor, now):
+    today = timezone.localdate(now)
+    midnight = dt.datetime.combine(
+        today, dt.time.min, tzinfo=timezone.get_current_timezone()
+    )
+    for day in range(1, 13):
+        starts = (now + dt.timedelta(days=day)).isoformat()
+        payload = {"starts_at": starts, "status": "cancelled"}
+        record_event(jane, "booking", "Called off", actor=actor, payload=payload)
+    record_event(
+        jane,
+        "booking",
+        "Survey",
+        actor=actor,
+        payload={"starts_at": midnight.isoformat(), "all_day": True},
+    )
+    later = (now + dt.timedelta(days=20)).isoformat()
+    record_event(jane, "booking", "Fitting", actor=actor, payload={"starts_at": later})
+
+    brief = compute_brief(jane)
+
+    assert [b.summary for b in brief.upcoming_bookings] == ["Survey", "Fitting"]
+
+
 def test_no_consent_warns_and_suppresses_outreach(jane, actor):
     update_party(jane, actor, consent=Consent.DENIED, stage="customer")
 

@@ -548,29 +548,29 @@ def _upcoming_bookings(
     start_of_day = dt.datetime.combine(
         timezone.localdate(moment), dt.time.min, tzinfo=timezone.get_current_timezone()
     )
-    bookings = Event.objects.effective().filter(
-        party=party, kind=Kind.BOOKING, scheduled_for__gte=start_of_day
+    to_come = Q(scheduled_for__gte=moment) | Q(
+        scheduled_for__gte=start_of_day, payload__all_day=True
     )
+    bookings = Event.objects.effective().filter(to_come, party=party, kind=Kind.BOOKING)
     if as_of:
         bookings = bookings.filter(recorded_at__lte=as_of)
-    lines = []
-    for booking in bookings.order_by("scheduled_for", "id")[: UPCOMING_LIMIT * 2]:
+    lines: list[BookingLine] = []
+    for booking in bookings.order_by("scheduled_for", "id").iterator():
         payload = booking.payload
-        all_day = bool(payload.get("all_day"))
         if payload.get("status") == "cancelled" or booking.scheduled_for is None:
-            continue
-        if not all_day and booking.scheduled_for < moment:
             continue
         lines.append(
             BookingLine(
                 public_id=str(booking.public_id),
                 summary=booking.summary,
                 starts_at=booking.scheduled_for,
-                all_day=all_day,
+                all_day=bool(payload.get("all_day")),
                 site=str(payload.get("site", "")),
             )
         )
-    return lines[:UPCOMING_LIMIT]
+        if len(lines) == UPCOMING_LIMIT:
+            break
+    return lines
 
 
 def _event_line(row: dict[str, Any]) -> EventLine:
