@@ -270,6 +270,22 @@ def test_undo_after_a_later_merge_of_the_survivor_is_refused(staff, make_party):
     assert Party.objects.get(pk=c2.pk).archived_at is not None
 
 
+def test_undo_of_a_merge_entry_read_again_after_a_later_merge_is_refused(
+    staff, make_party
+):
+    actor = Actor.for_user(staff)
+    c1, c2 = case_parties(actor)
+    third = make_party("Jane E.", actor=actor)
+    first_merge = merge_parties(c1, c2, actor)
+    merge_parties(third, c1, actor)
+    # As a page reads it: the entry now sits on the timeline it was moved to.
+    entry = Event.objects.get(pk=first_merge.pk)
+
+    with pytest.raises(InvalidInput, match="merged into Jane E. since; undo that"):
+        undo_merge(entry, actor)
+    assert Party.objects.get(pk=c2.pk).archived_at is not None
+
+
 def test_undo_is_safe_after_the_later_merge_is_undone(staff, make_party):
     actor = Actor.for_user(staff)
     c1, c2 = case_parties(actor)

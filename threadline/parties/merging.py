@@ -647,6 +647,14 @@ def _require_undoable(event: Event, survivor: Party, other: Party) -> None:
             f"{survivor.display_name} has been merged{where} since; undo that "
             "merge first."
         )
+    kept = other.merged_into
+    if kept is not None and kept.pk != survivor.pk and kept.merged_into is not None:
+        # The merge entry went on with the party it was on, merged since.
+        raise InvalidInput(
+            f"{kept.display_name}, which {other.display_name} was merged into, "
+            f"has been merged into {kept.merged_into.display_name} since; undo "
+            "that merge first."
+        )
     if other.merged_into_id != survivor.pk:
         raise InvalidInput(
             f"{other.display_name} is no longer merged into "
