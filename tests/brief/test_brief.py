@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from threadline.brief.rendering import brief_as_text
 from threadline.brief.services import compute_brief
+from threadline.errors import InvalidInput
 from threadline.followups.services import complete_follow_up, create_follow_up
 from threadline.parties.models import Consent, PartyKind, RelationshipKind
 from threadline.parties.services import (
@@ -309,6 +310,35 @@ def test_a_booking_to_come_shows_past_any_number_of_cancelled_ones(jane, actor, 
     brief = compute_brief(jane)
 
     assert [b.summary for b in brief.upcoming_bookings] == ["Survey", "Fitting"]
+
+
+def test_an_all_day_booking_given_by_its_days_alone_is_to_come(jane, actor, now):
+    tomorrow = timezone.localdate(now) + dt.timedelta(days=1)
+    payload = {"all_day": True, "first_day": tomorrow.isoformat()}
+    record_event(jane, "booking", "Site survey", actor=actor, payload=payload)
+
+    [booking] = compute_brief(jane).upcoming_bookings
+
+    assert booking.summary == "Site survey"
+    assert timezone.localtime(booking.starts_at).date() == tomorrow
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (
+            {
+                "starts_at": "2026-03-02T10:00:00+00:00",
+                "ends_at": "2026-03-02T09:00+00:00",
+            },
+            "ends_at is before starts_at",
+        ),
+        ({"all_day": True}, "an all-day booking needs its first_day"),
+    ],
+)
+def test_a_booking_that_cannot_be_is_refused(jane, actor, payload, message):
+    with pytest.raises(InvalidInput, match=message):
+        record_event(jane, "booking", "Odd booking", actor=actor, payload=payload)
 
 
 def test_no_consent_warns_and_suppresses_outreach(jane, actor):

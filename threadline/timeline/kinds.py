@@ -217,6 +217,10 @@ class BookingPayload(Payload):
     def days_in_order(self) -> "BookingPayload":
         if self.first_day and self.last_day and self.last_day < self.first_day:
             raise ValueError("last_day is before first_day")
+        if self.starts_at and self.ends_at and self.ends_at < self.starts_at:
+            raise ValueError("ends_at is before starts_at")
+        if self.all_day and self.first_day is None and self.starts_at is None:
+            raise ValueError("an all-day booking needs its first_day")
         return self
 
     def occupied_days(self, zone: dt.tzinfo) -> list[dt.date]:

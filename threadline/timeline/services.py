@@ -2,6 +2,7 @@
 
 import datetime as dt
 import logging
+import zoneinfo
 from typing import Any
 
 from django.conf import settings
@@ -248,7 +249,14 @@ def _validated_fields(
 
 
 def _scheduled_for(payload: dict[str, Any]) -> dt.datetime | None:
+    """When a booking is for: its start, or for an all-day one given by its
+    days alone, the start of its first day where the business is."""
     starts_at = payload.get("starts_at")
-    if not starts_at:
-        return None
-    return dt.datetime.fromisoformat(starts_at).astimezone(dt.UTC)
+    if starts_at:
+        return dt.datetime.fromisoformat(starts_at).astimezone(dt.UTC)
+    first_day = payload.get("first_day")
+    if payload.get("all_day") and first_day:
+        day = dt.date.fromisoformat(first_day)
+        zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+        return dt.datetime.combine(day, dt.time.min, tzinfo=zone).astimezone(dt.UTC)
+    return None
